@@ -1,0 +1,69 @@
+"""The ``energan`` command line: loads plugins, then dispatches to a subcommand.
+
+``--help`` and ``plugins`` never import torch: command handlers import what they use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from energan import __version__
+from energan.commands import bench, evaluate, plugins_list, sample, train
+from energan.errors import EnerganError
+from energan.plugins import Plugins, PluginWarning, load_plugins
+
+BUILTIN_COMMANDS = (train, plugins_list, evaluate, sample, bench)
+
+
+def _plugin_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-p", dest="plugins", action="append", default=[], metavar="NAME",
+        help="load a plugin module or entry point; -p no:NAME blocks plugin NAME",
+    )
+    parser.add_argument("--strict-plugins", action="store_true", help="a plugin that fails to load is an error")
+
+
+def build_parser(plugins: Plugins) -> argparse.ArgumentParser:
+    """The full parser: global options, built-in commands and the commands plugins add."""
+    parser = argparse.ArgumentParser(prog="energan", description="Energy-Based GANs with plugins.")
+    parser.add_argument("--version", action="version", version=f"energan {__version__}")
+    _plugin_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in BUILTIN_COMMANDS:
+        command.add_parser(commands)
+    for impl in plugins.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=commands)
+        except Exception as error:  # a broken plugin must not take the CLI down
+            warnings.warn(f"plugin {impl.plugin_name!r} was skipped: its register_commands hook raised {error!r}", PluginWarning)
+    return parser
+
+
+def _one_line_warnings(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"energan: warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.formatwarning = _one_line_warnings
+    early = argparse.ArgumentParser(add_help=False)
+    _plugin_options(early)
+    known, _ = early.parse_known_args(argv)
+    try:
+        plugins = load_plugins(known.plugins, strict=known.strict_plugins)
+        args = build_parser(plugins).parse_args(argv)
+        args.loaded_plugins = plugins
+        return args.handler(args) or 0
+    except EnerganError as error:
+        print(f"energan: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("energan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The built-in ``energan`` subcommands: each module has ``add_parser(commands)`` and a handler."""

@@ -1,0 +1,68 @@
+"""``energan train``: train a new run, or resume one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train an energy-based GAN",
+        description="Train a run. Precedence: defaults < --config file < flags < --set.",
+    )
+    parser.add_argument("--energy", help="energy name (default autoencoder)")
+    parser.add_argument("--loss", help="loss name (default margin)")
+    parser.add_argument("--reg", action="append", metavar="NAME", help="regularizer name; repeatable; 'none' for none")
+    parser.add_argument("--generator", help="generator name (default mlp)")
+    parser.add_argument("--data", help="dataset name (default digits, embedded)")
+    parser.add_argument("--data-dir", help="directory holding the dataset's files")
+    parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2")
+    parser.add_argument("--steps", type=int, help="generator steps")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+    parser.add_argument("--name", help="run name: the directory under runs/")
+    parser.add_argument("--seed", type=int, help="seed of every random stream")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR where it stopped")
+    parser.set_defaults(handler=run)
+
+
+def _flag_overrides(args: argparse.Namespace) -> list[str]:
+    pairs = {
+        "energy.name": args.energy,
+        "loss.name": args.loss,
+        "generator.name": args.generator,
+        "data.name": args.data,
+        "data_dir": args.data_dir,
+        "steps": args.steps,
+        "device": args.device,
+        "name": args.name,
+        "seed": args.seed,
+    }
+    return [f"{key}={value}" for key, value in pairs.items() if value is not None]
+
+
+def run(args: argparse.Namespace) -> int:
+    from energan.config import TrainConfig, apply_overrides, read_toml
+    from energan.errors import ConfigError
+    from energan.trainer import train
+
+    if args.resume:
+        if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.generator, args.data)):
+            raise ConfigError("--resume continues a run with its saved config; only --steps, --device and --set may change")
+        raw = read_toml(args.resume / "config.toml") if args.resume.is_dir() else {}
+        if not raw:
+            raise ConfigError(f"--resume {args.resume}: not a run directory (no config.toml)")
+    else:
+        raw = read_toml(args.config) if args.config else {}
+    raw = apply_overrides(raw, _flag_overrides(args) + args.overrides)
+    if args.reg:
+        names = [name for name in args.reg if name != "none"]
+        previous = raw.get("reg", {})
+        raw["reg"] = {name: previous.get(name, {}) for name in names}
+    config = TrainConfig.from_dict(raw)
+    result = train(config, plugins=args.loaded_plugins, resume=args.resume)
+    print(f"{result.status}: {result.directory} at step {result.step}")
+    return 0 if result.status in ("finished", "stopped") else 1

@@ -1,0 +1,126 @@
+"""The component types the trainer works with: energies, losses, regularizers.
+
+Convention: **low energy = real**. Every loss speaks about one scalar s per sample.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+Side = Literal["discriminator", "generator"]
+
+
+@dataclasses.dataclass
+class EnergyOutput:
+    """What an energy returns for a batch: s [B], and optionally the code [B, K] and reconstruction."""
+
+    energy: Tensor
+    code: Tensor | None = None
+    reconstruction: Tensor | None = None
+
+
+class Energy(nn.Module, abc.ABC):
+    """Base for energies whose forward returns an :class:`EnergyOutput`."""
+
+    @abc.abstractmethod
+    def forward(self, x: Tensor) -> EnergyOutput: ...
+
+
+class PlainEnergy(nn.Module):
+    """Wraps a module that returns a plain [B] tensor into an energy with no code."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: Tensor) -> EnergyOutput:
+        energy = self.body(x)
+        if energy.shape != (x.shape[0],):
+            raise ValueError(
+                f"energy {type(self.body).__name__} returned shape {tuple(energy.shape)}; expected [{x.shape[0]}]"
+            )
+        return EnergyOutput(energy=energy)
+
+
+def as_energy(module: nn.Module) -> nn.Module:
+    """``module`` itself if it is an :class:`Energy`, otherwise wrapped in :class:`PlainEnergy`."""
+    return module if isinstance(module, Energy) else PlainEnergy(module)
+
+
+class Loss(abc.ABC):
+    """A GAN-type objective on per-sample energies: the inner (D) and outer (G) loop losses."""
+
+    @abc.abstractmethod
+    def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:
+        """The energy's loss on a batch of real and a batch of generated samples."""
+
+    @abc.abstractmethod
+    def generator(self, s_fake: Tensor) -> Tensor:
+        """The generator's loss on the energies of its samples."""
+
+
+class SeparableLoss(Loss):
+    """A loss stated pointwise: E_P ℓ_real(s) + E_Q ℓ_fake(s) for D, E_Q f(s) for G."""
+
+    @abc.abstractmethod
+    def real_penalty(self, s: Tensor) -> Tensor:
+        """ℓ_real(s), elementwise."""
+
+    @abc.abstractmethod
+    def fake_penalty(self, s: Tensor) -> Tensor:
+        """ℓ_fake(s), elementwise."""
+
+    @abc.abstractmethod
+    def generator_penalty(self, s: Tensor) -> Tensor:
+        """f(s), elementwise: the generator minimises E_Q f(s)."""
+
+    def optimal_discrepancy(self, p: Tensor, q: Tensor) -> Tensor | None:
+        """Closed-form argmin_s p·ℓ_real(s) + q·ℓ_fake(s) where one is known, else None."""
+        return None
+
+    def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:
+        return self.real_penalty(s_real).mean() + self.fake_penalty(s_fake).mean()
+
+    def generator(self, s_fake: Tensor) -> Tensor:
+        return self.generator_penalty(s_fake).mean()
+
+
+@dataclasses.dataclass
+class RegularizerInputs:
+    """What a regularizer may look at: both batches and the energy's outputs on them."""
+
+    energy: nn.Module
+    real: Tensor | None
+    fake: Tensor
+    real_output: EnergyOutput | None
+    fake_output: EnergyOutput
+
+
+class Regularizer(abc.ABC):
+    """A penalty added to one side's loss as ``weight * reg(inputs)``."""
+
+    side: ClassVar[Side]
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+
+    @abc.abstractmethod
+    def __call__(self, inputs: RegularizerInputs) -> Tensor:
+        """The unweighted penalty (a 0-dim tensor)."""
+
+
+def require_code(output: EnergyOutput, who: str) -> Tensor:
+    """The energy's code, or a clear error for energies that expose none."""
+    if output.code is None:
+        raise ValueError(f"{who} needs the energy's code, but this energy exposes none (its output has code=None)")
+    return output.code
+
+
+def finite(tensor: Tensor) -> Tensor:
+    """A 0-dim bool tensor: is every element finite (no host sync)."""
+    return torch.isfinite(tensor).all()

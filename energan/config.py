@@ -1,0 +1,169 @@
+"""Training configuration: defaults < TOML file < command-line flags < ``--set key=value``.
+
+The file layout (also how a run's resolved ``config.toml`` is written)::
+
+    steps = 3000            # training settings at the top level (see TrainSettings)
+    [energy]                # one table per component: its name and its parameters
+    name = "autoencoder"
+    n_layers = 2
+    [loss]
+    name = "margin"
+    [reg.pullaway]          # regularizers by name, each with its parameters
+    weight = 0.1
+    [metrics.inception_score]
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from energan.atomic import write_atomic
+from energan.errors import ConfigError
+from energan.params import build_params, closest, param, params_dict
+
+COMPONENT_TABLES = {"energy": "energies", "loss": "losses", "generator": "generators", "data": "datasets"}
+NAMED_TABLES = {"reg": "regularizers", "metrics": "metrics"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """The trainer's own settings (everything that is not a component)."""
+
+    name: str = param("", "run name (directory under runs_dir); default: <energy>-<loss>-<time>")
+    runs_dir: str = param("runs", "where run directories are created")
+    data_dir: str = param("", "directory of the dataset's files (datasets that read files)")
+    steps: int = param(3000, "generator steps", low=1)
+    batch_size: int = param(64, "samples per batch (real and fake)", low=2)
+    d_steps: int = param(1, "discriminator (energy) steps per generator step", low=1)
+    optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
+    lr_d: float = param(1e-3, "energy learning rate", low=0.0)
+    lr_g: float = param(1e-3, "generator learning rate", low=0.0)
+    beta1: float = param(0.5, "Adam-style first-moment decay", low=0.0, high=1.0)
+    beta2: float = param(0.999, "Adam-style second-moment decay", low=0.0, high=1.0)
+    weight_decay: float = param(0.0, "weight decay for both optimizers", low=0.0)
+    ema: bool = param(False, "keep an exponential moving average of the generator (timm ModelEmaV3)")
+    ema_decay: float = param(0.999, "EMA decay", low=0.0, high=1.0)
+    device: str = param("auto", "auto (cuda if available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    amp: str = param("none", "autocast precision on CUDA", choices=("none", "bf16"))
+    compile: bool = param(False, "torch.compile the generator and the energy")
+    seed: int = param(0, "seed of every random stream", low=0)
+    log_every: int = param(25, "steps between logged scalars", low=1)
+    eval_every: int = param(500, "steps between metric evaluations and sample grids (0: only at the end)", low=0)
+    checkpoint_every: int = param(500, "steps between checkpoints (also written at the end)", low=1)
+    keep_checkpoints: int = param(3, "numbered checkpoints kept besides last.pt", low=0)
+
+
+@dataclasses.dataclass
+class ComponentChoice:
+    """A component by registry name, with raw (or, once resolved, complete) parameter values."""
+
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run needs: settings, the chosen components and their parameters."""
+
+    settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
+    energy: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("autoencoder"))
+    loss: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("margin"))
+    generator: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("mlp"))
+    data: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("digits"))
+    regularizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"inception_score": {}})
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
+        """Build from the TOML layout; unknown keys and bad values are errors."""
+        raw = dict(raw)
+        raw.pop("plugins", None)  # written for the record, not read back
+        tables = {key: raw.pop(key) for key in [*COMPONENT_TABLES, *NAMED_TABLES] if key in raw}
+        settings = build_params(TrainSettings, raw, "config")
+        config = cls(settings=settings)
+        for key, value in tables.items():
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"config: [{key}] must be a table, got {value!r}")
+            if key in COMPONENT_TABLES:
+                params = dict(value)
+                name = params.pop("name", getattr(config, key).name)
+                setattr(config, key, ComponentChoice(str(name), params))
+            else:
+                named = {name: dict(p) if isinstance(p, Mapping) else _not_table(key, name, p) for name, p in value.items()}
+                setattr(config, NAMED_TABLES[key], named)
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML layout (settings at the top level, a table per component)."""
+        out: dict[str, Any] = params_dict(self.settings)
+        for key in COMPONENT_TABLES:
+            choice = getattr(self, key)
+            out[key] = {"name": choice.name, **choice.params}
+        out["reg"] = copy.deepcopy(self.regularizers)
+        out["metrics"] = copy.deepcopy(self.metrics)
+        return out
+
+    def replace_settings(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
+
+
+def _not_table(key: str, name: str, value: Any) -> dict[str, Any]:
+    raise ConfigError(f"config: [{key}.{name}] must be a table of parameters, got {value!r}")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict, with a one-line error for a missing or malformed file."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (dotted keys: ``loss.margin=2``, ``reg.pullaway.weight=0.2``)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. loss.margin=2")
+        *path, leaf = key.strip().split(".")
+        if path and path[0] not in COMPONENT_TABLES and path[0] not in NAMED_TABLES:
+            tables = [*COMPONENT_TABLES, *NAMED_TABLES]
+            raise ConfigError(f"--set {item!r}: unknown table {path[0]!r}{closest(path[0], tables)}; valid: {', '.join(tables)}")
+        node = raw
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value.strip()
+    return raw
+
+
+def resolve(config: TrainConfig, registries: Any) -> TrainConfig:
+    """Check every component name and parameter; fill in every default."""
+    resolved = copy.deepcopy(config)
+    for key, registry_name in COMPONENT_TABLES.items():
+        choice = getattr(config, key)
+        component = getattr(registries, registry_name).get(choice.name)
+        setattr(resolved, key, ComponentChoice(choice.name, params_dict(component.resolve(choice.params))))
+    for field, registry_name in NAMED_TABLES.items():
+        target = registry_name
+        named = getattr(config, target)
+        registry = getattr(registries, registry_name)
+        setattr(resolved, target, {name: params_dict(registry.get(name).resolve(p)) for name, p in named.items()})
+    return resolved
+
+
+def save_config(path: Path, config: TrainConfig, plugin_versions: Mapping[str, str | None]) -> None:
+    """Write the resolved config, with the versions of the plugins it used, atomically."""
+    document = config.to_dict()
+    document["plugins"] = {name: version or "unknown" for name, version in plugin_versions.items()}
+    text = tomli_w.dumps(document)
+    write_atomic(path, lambda stream: stream.write(text.encode()))

@@ -1,0 +1,55 @@
+"""Datasets as image tensors in [-1, 1], and a resumable batch stream over them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+
+@dataclasses.dataclass
+class ImageData:
+    """A dataset: train (and optionally test) images [N, C, H, W] in [-1, 1], with labels if any.
+
+    ``key`` identifies the data for caches (e.g. the classifier behind the Inception Score).
+    """
+
+    key: str
+    train_images: Tensor
+    train_labels: Tensor | None = None
+    test_images: Tensor | None = None
+    test_labels: Tensor | None = None
+    num_classes: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        channels, height, width = self.train_images.shape[1:]
+        return channels, height, width
+
+
+class BatchStream:
+    """Batch ``k`` of a seeded, epoch-wise shuffled stream, computed from ``k`` alone.
+
+    Epoch e is the permutation drawn from a generator seeded with (seed, e), so a run that
+    resumes at step k sees exactly the batches it would have seen: no sampler state to save.
+    """
+
+    def __init__(self, images: Tensor, batch_size: int, seed: int) -> None:
+        if batch_size > len(images):
+            raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(images)} images)")
+        self.images = images
+        self.batch_size = batch_size
+        self.seed = seed
+        self.batches_per_epoch = len(images) // batch_size
+        self._epoch = -1
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def batch(self, index: int) -> Tensor:
+        epoch, position = divmod(index, self.batches_per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(len(self.images), generator=generator)
+            self._epoch = epoch
+        start = position * self.batch_size
+        return self.images[self._order[start : start + self.batch_size]]

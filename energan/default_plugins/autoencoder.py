@@ -1,0 +1,72 @@
+"""Energies: EBGAN's auto-encoder energy (MLP or conv body) and a logit ("mlp") discriminator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from energan.hookspecs import Register, hookimpl
+from energan.params import param
+
+
+@dataclass(frozen=True)
+class AutoEncoderParams:
+    body: str = param("mlp", "encoder/decoder body", choices=("mlp", "conv"))
+    distance: str = param("mse", "per-sample reconstruction error", choices=("mse", "l1"))
+    n_layers: int = param(2, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
+    size: int = param(256, "mlp: hidden and code width (paper's sizeD)", low=1)
+    dropout: float = param(0.0, "mlp: dropout on hidden layers (paper's dropoutD)", low=0.0, high=0.9)
+    batch_norm: bool = param(False, "batch-norm on hidden layers")
+    width: int = param(32, "conv: channels of the first stage (doubling per stage)", low=1)
+    code_dim: int = param(64, "conv: width of the linear bottleneck (the code)", low=1)
+
+
+def build_autoencoder(
+    shape: tuple[int, int, int],
+    body: str,
+    distance: str,
+    n_layers: int,
+    size: int,
+    dropout: float,
+    batch_norm: bool,
+    width: int,
+    code_dim: int,
+) -> Any:
+    """D(x) = reconstruction error of an auto-encoder; exposes the encoder code."""
+    from energan.energies import AutoEncoderEnergy, conv_autoencoder, mlp_autoencoder
+
+    if body == "mlp":
+        encoder, decoder = mlp_autoencoder(shape, n_layers, size, dropout, batch_norm)
+    else:
+        encoder, decoder = conv_autoencoder(shape, width, code_dim, batch_norm)
+    return AutoEncoderEnergy(encoder, decoder, distance)
+
+
+@dataclass(frozen=True)
+class LogitParams:
+    n_layers: int = param(3, "linear layers", low=2, high=8)
+    size: int = param(256, "hidden width", low=1)
+    dropout: float = param(0.0, "dropout on hidden layers", low=0.0, high=0.9)
+
+
+def build_logit(shape: tuple[int, int, int], n_layers: int, size: int, dropout: float) -> Any:
+    """A fully connected discriminator whose energy is a logit; code = last hidden layer."""
+    import math
+
+    from torch import nn
+
+    from energan.energies import LogitEnergy
+    from energan.nets.mlp import mlp
+
+    features = nn.Sequential(
+        nn.Flatten(),
+        mlp([math.prod(shape)] + [size] * (n_layers - 1), dropout=dropout, activation=nn.LeakyReLU),
+        nn.LeakyReLU(),
+    )
+    return LogitEnergy(features, size)
+
+
+@hookimpl
+def register_energies(register: Register) -> None:
+    register("autoencoder", build_autoencoder, params=AutoEncoderParams)
+    register("mlp", build_logit, params=LogitParams)

@@ -1,0 +1,28 @@
+"""The original GAN's logistic loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from energan.hookspecs import Register, hookimpl
+from energan.params import param
+
+
+@dataclass(frozen=True)
+class LogisticParams:
+    generator_loss: str = param(
+        "non-saturating", "generator objective f", choices=("non-saturating", "saturating")
+    )
+
+
+def build_logistic(generator_loss: str) -> Any:
+    """s = logit of "fake": ℓ_real = softplus(s), ℓ_fake = softplus(−s); s* = log q/p."""
+    from energan.losses import LogisticLoss
+
+    return LogisticLoss(generator_loss)
+
+
+@hookimpl
+def register_losses(register: Register) -> None:
+    register("logistic", build_logistic, params=LogisticParams)

@@ -1,0 +1,32 @@
+"""EBGAN-PT's pull-away term on the codes of the generated batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from energan.hookspecs import Register, hookimpl
+from energan.params import param
+
+IMPLEMENTATIONS = ("auto", "fused", "triton", "reference")
+
+
+@dataclass(frozen=True)
+class PullAwayParams:
+    weight: float = param(0.1, "weight of f_PT in the generator loss", low=0.0)
+    impl: str = param(
+        "auto", "kernel: auto (triton on CUDA, else fused), fused, triton or reference", choices=IMPLEMENTATIONS
+    )
+    eps: float = param(1e-8, "norm floor: rows with |s| < eps are not normalised further", low=0.0)
+
+
+def build_pullaway(weight: float, impl: str, eps: float) -> Any:
+    """f_PT(S) = 1/(N(N−1)) Σ_{i≠j} cos²(S_i, S_j) on the fake batch's codes (generator side)."""
+    from energan.regularizers import PullAway
+
+    return PullAway(weight, impl, eps)
+
+
+@hookimpl
+def register_regularizers(register: Register) -> None:
+    register("pullaway", build_pullaway, params=PullAwayParams)

@@ -1,0 +1,71 @@
+"""Built-in energies: EBGAN's auto-encoder energy and a classifier-style logit energy."""
+
+from __future__ import annotations
+
+import math
+
+from einops import rearrange, reduce
+from torch import Tensor, nn
+
+from energan.components import Energy, EnergyOutput
+from energan.nets.conv import conv_decoder, conv_encoder
+from energan.nets.mlp import mlp
+
+
+class AutoEncoderEnergy(Energy):
+    """D(x) = per-sample reconstruction error of Dec(Enc(x)); the code is Enc(x)."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, distance: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.distance = distance
+
+    def forward(self, x: Tensor) -> EnergyOutput:
+        code = rearrange(self.encoder(x), "b ... -> b (...)")
+        reconstruction = self.decoder(code).view_as(x)
+        error = (reconstruction - x).square() if self.distance == "mse" else (reconstruction - x).abs()
+        return EnergyOutput(energy=reduce(error, "b ... -> b", "mean"), code=code, reconstruction=reconstruction)
+
+
+def mlp_autoencoder(
+    shape: tuple[int, int, int], n_layers: int, size: int, dropout: float, batch_norm: bool
+) -> tuple[nn.Module, nn.Module]:
+    """The paper's fully connected auto-encoder: ``n_layers`` linear layers in all, ``size`` wide.
+
+    The encoder takes the first ceil(n/2) layers and ends in the code (``size`` units, ReLU);
+    the decoder takes the other floor(n/2) back to the image, with a tanh output.
+    """
+    pixels = math.prod(shape)
+    encoder_layers = n_layers - n_layers // 2
+    decoder_layers = n_layers // 2
+    encoder = nn.Sequential(
+        nn.Flatten(),
+        mlp([pixels] + [size] * encoder_layers, batch_norm=batch_norm, dropout=dropout, final_activation=nn.ReLU()),
+    )
+    decoder = mlp(
+        [size] * decoder_layers + [pixels], batch_norm=batch_norm, dropout=dropout, final_activation=nn.Tanh()
+    )
+    return encoder, decoder
+
+
+def conv_autoencoder(shape: tuple[int, int, int], width: int, code_dim: int, batch_norm: bool) -> tuple[nn.Module, nn.Module]:
+    """A DCGAN-style convolutional auto-encoder with a linear bottleneck of ``code_dim``."""
+    channels, side, _ = shape
+    return (
+        conv_encoder(channels, side, width, code_dim, batch_norm),
+        conv_decoder(code_dim, channels, side, width, batch_norm),
+    )
+
+
+class LogitEnergy(Energy):
+    """A classifier-style discriminator: s(x) = a logit of "fake"; the code is its last hidden layer."""
+
+    def __init__(self, features: nn.Module, width: int) -> None:
+        super().__init__()
+        self.features = features
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: Tensor) -> EnergyOutput:
+        code = self.features(x)
+        return EnergyOutput(energy=rearrange(self.head(code), "b 1 -> b"), code=code)

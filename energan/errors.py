@@ -1,0 +1,25 @@
+"""The errors energan raises for bad input; the CLI prints each as one line."""
+
+
+class EnerganError(Exception):
+    """Base class: a user-facing problem with a one-line explanation."""
+
+
+class ConfigError(EnerganError):
+    """A bad configuration value, parameter or component name."""
+
+
+class PluginError(EnerganError):
+    """A plugin failed to load or registered something invalid."""
+
+
+class DataError(EnerganError):
+    """Training data is missing or malformed."""
+
+
+class CheckpointError(EnerganError):
+    """A checkpoint or run directory is missing, corrupt or incompatible."""
+
+
+class DivergenceError(EnerganError):
+    """A loss became NaN or infinite during training."""

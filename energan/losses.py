@@ -1,0 +1,69 @@
+"""The built-in separable losses, each stated as its pointwise penalties ℓ_real, ℓ_fake and f."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from energan.components import SeparableLoss
+
+
+class MarginLoss(SeparableLoss):
+    """EBGAN's hinge loss: f_D = D(x) + [m − D(G(z))]⁺, f_G = D(G(z))."""
+
+    def __init__(self, margin: float) -> None:
+        self.margin = margin
+
+    def real_penalty(self, s: Tensor) -> Tensor:
+        return s
+
+    def fake_penalty(self, s: Tensor) -> Tensor:
+        return F.relu(self.margin - s)
+
+    def generator_penalty(self, s: Tensor) -> Tensor:
+        return s
+
+    def optimal_discrepancy(self, p: Tensor, q: Tensor) -> Tensor:
+        """argmin_{s ≥ 0} p·s + q·[m − s]⁺ = m where q > p, 0 where q < p."""
+        return self.margin * (q > p).to(p.dtype)
+
+
+class LogisticLoss(SeparableLoss):
+    """The original GAN with s = the logit of "fake": ℓ_real = softplus(s), ℓ_fake = softplus(−s).
+
+    Generator f: ``non-saturating`` softplus(s) (maximise log D(G(z))) or ``saturating``
+    −softplus(−s) (minimise log(1 − D(G(z)))), where D = σ(−s) is the probability of "real".
+    """
+
+    def __init__(self, generator_loss: str) -> None:
+        self.generator_loss = generator_loss
+
+    def real_penalty(self, s: Tensor) -> Tensor:
+        return F.softplus(s)
+
+    def fake_penalty(self, s: Tensor) -> Tensor:
+        return F.softplus(-s)
+
+    def generator_penalty(self, s: Tensor) -> Tensor:
+        return F.softplus(s) if self.generator_loss == "non-saturating" else -F.softplus(-s)
+
+    def optimal_discrepancy(self, p: Tensor, q: Tensor) -> Tensor:
+        """s* = log(q / p)."""
+        return torch.log(q) - torch.log(p)
+
+
+class LSIFLoss(SeparableLoss):
+    """Least-squares importance fitting: ℓ_real = s², ℓ_fake = −2s, f = s; s* = q / p."""
+
+    def real_penalty(self, s: Tensor) -> Tensor:
+        return s.square()
+
+    def fake_penalty(self, s: Tensor) -> Tensor:
+        return -2 * s
+
+    def generator_penalty(self, s: Tensor) -> Tensor:
+        return s
+
+    def optimal_discrepancy(self, p: Tensor, q: Tensor) -> Tensor:
+        return q / p

@@ -1,0 +1,94 @@
+"""The dataset classifier behind the Inception Score: trained once per dataset, then cached."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from torch import Tensor, nn
+
+from energan.atomic import write_atomic
+from energan.cache import cache_dir
+from energan.data import ImageData
+from energan.errors import DataError
+
+ARCHITECTURE_VERSION = "cnn-v1"
+EPOCHS = 40
+BATCH_SIZE = 64
+
+
+def make_classifier(channels: int, num_classes: int) -> nn.Module:
+    """A small CNN that works for any image side ≥ 8."""
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.25),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 128),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(128, num_classes),
+    )
+
+
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
+    """Top-1 accuracy of ``model`` in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        return (model(images).argmax(dim=1) == labels).float().mean().item()
+
+
+def fit_classifier(data: ImageData, seed: int = 0) -> nn.Module:
+    """Train the classifier on the training split (Adam, light shift augmentation)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = make_classifier(data.shape[0], data.num_classes)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        images, labels = data.train_images, data.train_labels
+        for _ in range(EPOCHS):
+            model.train()
+            for index in torch.randperm(len(images), generator=generator).split(BATCH_SIZE):
+                shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+                batch = torch.roll(images[index], shifts=shift, dims=(2, 3))
+                loss = F.cross_entropy(model(batch), labels[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    return model.eval()
+
+
+def _fingerprint(data: ImageData) -> str:
+    digest = hashlib.sha256(ARCHITECTURE_VERSION.encode())
+    digest.update(data.train_images.numpy().tobytes())
+    digest.update(data.train_labels.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def dataset_classifier(data: ImageData) -> tuple[nn.Module, float]:
+    """The cached classifier for ``data`` and its held-out accuracy, training it on first use."""
+    if data.train_labels is None or data.num_classes is None or data.test_images is None:
+        raise DataError(f"dataset {data.key!r} has no labels or no test split: it cannot have an Inception Score")
+    path = cache_dir() / "classifiers" / f"{data.key}-{_fingerprint(data)}.pt"
+    model = make_classifier(data.shape[0], data.num_classes)
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(saved["state_dict"])
+            return model.eval(), saved["test_accuracy"]
+        except Exception as error:  # a corrupt cache entry is retrained, not fatal
+            Console(stderr=True).print(f"[yellow]retraining classifier: cache {path} unreadable ({error})")
+    Console(stderr=True).print(f"training the {data.key} classifier for the Inception Score (once; cached in {path.parent})")
+    model = fit_classifier(data)
+    test_accuracy = accuracy(model, data.test_images, data.test_labels)
+    state = {"state_dict": model.state_dict(), "test_accuracy": test_accuracy}
+    write_atomic(path, lambda stream: torch.save(state, stream))
+    return model, test_accuracy

@@ -1,0 +1,1 @@
+"""Network bodies shared by generators and energies."""

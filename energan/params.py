@@ -1,0 +1,139 @@
+"""Component parameters: dataclasses whose fields carry a help text and a valid range.
+
+A component declares its parameters as a dataclass built with :func:`param`; the host
+turns raw values (TOML values or ``--set`` strings) into a validated instance with
+:func:`build_params`, and lists them with :func:`describe_params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from energan.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    choices: Sequence[Any] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> Any:
+    """A dataclass field with a help text and, optionally, valid choices or an inclusive range."""
+    metadata = {"help": help, "choices": tuple(choices) if choices else None, "low": low, "high": high}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def closest(name: str, valid: Sequence[str]) -> str:
+    """' (did you mean X?)' for the closest valid name, or ''."""
+    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    """Convert a TOML or command-line value to the field's declared type."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        kind = options[0]
+        origin = typing.get_origin(kind)
+    if origin in (tuple, list):
+        items = value.split(",") if isinstance(value, str) else list(value)
+        (item_kind, *_) = typing.get_args(kind) or (str,)
+        converted = [_coerce(item.strip() if isinstance(item, str) else item, item_kind, where) for item in items]
+        return tuple(converted) if origin is tuple else converted
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return number
+    if kind is str:
+        return str(value)
+    return value
+
+
+def _check(value: Any, field: dataclasses.Field, where: str) -> None:
+    meta = field.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        valid = ", ".join(map(str, meta["choices"]))
+        raise ConfigError(f"{where}: {value!r} is not one of {valid}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = meta.get("low"), meta.get("high")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            raise ConfigError(f"{where}: {value!r} is outside the valid range {bounds}")
+
+
+def build_params(cls: type | None, values: Mapping[str, Any], owner: str) -> Any:
+    """Validate raw ``values`` against the parameter dataclass ``cls`` of component ``owner``."""
+    if cls is None:
+        if values:
+            raise ConfigError(f"{owner} takes no parameters, got {', '.join(sorted(values))}")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in values:
+        if key not in fields:
+            raise ConfigError(
+                f"{owner} has no parameter {key!r}{closest(key, list(fields))}; valid: {', '.join(fields) or 'none'}"
+            )
+    kwargs = {}
+    for key, value in values.items():
+        where = f"{owner}.{key}"
+        kwargs[key] = _coerce(value, hints[key], where)
+        _check(kwargs[key], fields[key], where)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{owner}: {error}") from None
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """The field values of a parameter instance (shallow), or {} for none."""
+    if params is None:
+        return {}
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+
+
+def describe_params(cls: type | None) -> list[dict[str, Any]]:
+    """Name, type, default, help and constraints of each parameter, for listings."""
+    if cls is None:
+        return []
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        rows.append(
+            {
+                "name": f.name,
+                "type": getattr(kind, "__name__", str(kind)).replace("typing.", ""),
+                "default": f.default if f.default is not dataclasses.MISSING else None,
+                "help": f.metadata.get("help", ""),
+                "choices": list(f.metadata["choices"]) if f.metadata.get("choices") else None,
+                "low": f.metadata.get("low"),
+                "high": f.metadata.get("high"),
+            }
+        )
+    return rows

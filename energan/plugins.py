@@ -1,0 +1,197 @@
+"""Finding and loading plugins: built-ins, the ``energan`` entry-point group, and ``-p``.
+
+Every plugin is loaded in isolation: one that fails to import, or whose registration hook
+raises, is skipped with a :class:`PluginWarning` naming it (or re-raised in strict mode),
+so a broken third-party package never takes the CLI down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
+from typing import Any
+
+import pluggy
+
+from energan import hookspecs
+from energan.errors import PluginError
+from energan.registry import Registry
+
+ENTRY_POINT_GROUP = "energan"
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "autoencoder",
+    "margin",
+    "logistic",
+    "lsif",
+    "pullaway",
+    "generators",
+    "digits",
+    "inception",
+    "progress",
+    "jsonl",
+    "samples",
+)
+REGISTRATION_HOOKS: dict[str, str] = {
+    "energies": "register_energies",
+    "losses": "register_losses",
+    "regularizers": "register_regularizers",
+    "generators": "register_generators",
+    "datasets": "register_datasets",
+    "metrics": "register_metrics",
+}
+KIND_NAMES = {
+    "energies": "energy",
+    "losses": "loss",
+    "regularizers": "regularizer",
+    "generators": "generator",
+    "datasets": "dataset",
+    "metrics": "metric",
+}
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped because it failed to load or to register."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginInfo:
+    """Where a loaded plugin comes from."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class Registries:
+    """One registry per component kind."""
+
+    energies: Registry[Any]
+    losses: Registry[Any]
+    regularizers: Registry[Any]
+    generators: Registry[Any]
+    datasets: Registry[Any]
+    metrics: Registry[Any]
+
+
+class Plugins:
+    """A loaded plugin manager, the origin of each plugin, and the registries they fill."""
+
+    def __init__(self, manager: pluggy.PluginManager, origins: dict[str, tuple[str | None, str | None]], strict: bool):
+        self.manager = manager
+        self.hook = manager.hook
+        self._origins = origins
+        self._strict = strict
+
+    def info(self) -> list[PluginInfo]:
+        """Name, module, distribution, version and implemented hooks of every plugin."""
+        rows = []
+        for name, plugin in self.manager.list_name_plugin():
+            distribution, version = self._origins.get(name, (None, None))
+            hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ()))
+            rows.append(PluginInfo(name, getattr(plugin, "__name__", repr(plugin)), distribution, version, hooks))
+        return sorted(rows, key=lambda row: row.name)
+
+    @cached_property
+    def registries(self) -> Registries:
+        """Run every registration hook once, each plugin isolated from the others."""
+        registries = {field: Registry(KIND_NAMES[field]) for field in REGISTRATION_HOOKS}
+        for field, hook_name in REGISTRATION_HOOKS.items():
+            for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+                staged: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+                def register(*args: Any, _staged: list = staged, **kwargs: Any) -> None:
+                    _staged.append((args, kwargs))
+
+                try:
+                    impl.function(register=register)
+                except Exception as error:  # a broken plugin must not take the host down
+                    self._skip(impl.plugin_name, f"its {hook_name} hook raised {type(error).__name__}: {error}", error)
+                    continue
+                for args, kwargs in staged:
+                    registries[field].register(*args, plugin=impl.plugin_name, **kwargs)
+        return Registries(**registries)
+
+    def _skip(self, name: str, reason: str, error: BaseException) -> None:
+        distribution, _ = self._origins.get(name, (None, None))
+        where = f" (distribution {distribution})" if distribution else ""
+        if self._strict:
+            raise PluginError(f"plugin {name!r}{where}: {reason}") from error
+        warnings.warn(f"plugin {name!r}{where} was skipped: {reason}", PluginWarning, stacklevel=3)
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
+    """Load the built-ins, every ``energan`` entry point, and ``extra`` (``-p`` values).
+
+    ``extra`` items are module paths or entry-point names to load, or ``no:NAME`` to block a
+    plugin by name (built-in, entry point or module). In strict mode load errors re-raise.
+    """
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    origins: dict[str, tuple[str | None, str | None]] = {}
+    loads: list[tuple[str, str | None, Callable[[], Any]]] = []
+
+    for item in extra:
+        if item.startswith("no:"):
+            manager.set_blocked(item[3:])
+
+    own_version = _distribution_version("energan") or _own_version()
+    for name in DEFAULT_PLUGINS:
+        module = f"energan.default_plugins.{name}"
+        loads.append((name, "energan", lambda module=module: importlib.import_module(module)))
+        origins[name] = ("energan", own_version)
+    entry_points = {ep.name: ep for ep in _entry_points()}
+    for ep in entry_points.values():
+        if ep.name in origins:
+            continue  # a built-in, already listed under the same name
+        distribution = ep.dist.name if ep.dist else None
+        origins[ep.name] = (distribution, ep.dist.version if ep.dist else None)
+        loads.append((ep.name, distribution, ep.load))
+    for item in extra:
+        if item.startswith("no:") or item in origins:
+            continue
+        if item in entry_points:
+            continue  # every entry point loads anyway
+        origins[item] = (None, None)
+        loads.append((item, None, lambda item=item: importlib.import_module(item)))
+
+    plugins = Plugins(manager, origins, strict)
+    for name, _distribution, load in loads:
+        if manager.is_blocked(name) or manager.get_plugin(name) is not None:
+            continue
+        try:
+            plugin = load()
+        except Exception as error:  # ImportError, SyntaxError, anything the plugin raises at import
+            plugins._skip(name, f"import failed with {type(error).__name__}: {error}", error)
+            continue
+        if manager.is_registered(plugin):
+            continue  # the same module under a second name: load it once
+        try:
+            manager.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as error:
+            plugins._skip(name, f"it does not match the hook specifications: {error}", error)
+    return plugins
+
+
+def _own_version() -> str:
+    from energan import __version__
+
+    return __version__
+
