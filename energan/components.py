@@ -12,6 +12,8 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from energan.errors import ConfigError
+
 Side = Literal["discriminator", "generator"]
 
 
@@ -117,7 +119,7 @@ class Regularizer(abc.ABC):
 def require_code(output: EnergyOutput, who: str) -> Tensor:
     """The energy's code, or a clear error for energies that expose none."""
     if output.code is None:
-        raise ValueError(f"{who} needs the energy's code, but this energy exposes none (its output has code=None)")
+        raise ConfigError(f"{who} needs the energy's code, but this energy exposes none (its output has code=None)")
     return output.code
 
 

@@ -5,7 +5,7 @@ class EnerganError(Exception):
     """Base class: a user-facing problem with a one-line explanation."""
 
 
-class ConfigError(EnerganError):
+class ConfigError(EnerganError, ValueError):
     """A bad configuration value, parameter or component name."""
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.metadata
+import importlib.util
+import sys
+import types
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -140,7 +144,7 @@ def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
 def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
     """Load the built-ins, every ``energan`` entry point, and ``extra`` (``-p`` values).
 
-    ``extra`` items are module paths or entry-point names to load, or ``no:NAME`` to block a
+    ``extra`` items are dotted module names or ``.py`` files to load, or ``no:NAME`` to block a
     plugin by name (built-in, entry point or module). In strict mode load errors re-raise.
     """
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
@@ -170,7 +174,7 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
         if item in entry_points:
             continue  # every entry point loads anyway
         origins[item] = (None, None)
-        loads.append((item, None, lambda item=item: importlib.import_module(item)))
+        loads.append((item, None, lambda item=item: _import(item)))
 
     plugins = Plugins(manager, origins, strict)
     for name, _distribution, load in loads:
@@ -188,6 +192,20 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
         except (ValueError, pluggy.PluginValidationError) as error:
             plugins._skip(name, f"it does not match the hook specifications: {error}", error)
     return plugins
+
+
+def _import(target: str) -> types.ModuleType:
+    """A module by dotted name, or a plugin file by path (``-p examples/norm_energy.py``)."""
+    if not target.endswith(".py"):
+        return importlib.import_module(target)
+    path = Path(target)
+    if not path.is_file():
+        raise FileNotFoundError(f"no plugin file {path}")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _own_version() -> str:

@@ -29,12 +29,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _switch_components(raw: dict, args: argparse.Namespace) -> dict:
+    """``--energy X`` etc.: a component that differs from the config file's drops its parameters."""
+    chosen = {"energy": args.energy, "loss": args.loss, "generator": args.generator, "data": args.data}
+    for table, name in chosen.items():
+        if name is not None and raw.get(table, {}).get("name") != name:
+            raw[table] = {"name": name}
+    return raw
+
+
 def _flag_overrides(args: argparse.Namespace) -> list[str]:
     pairs = {
-        "energy.name": args.energy,
-        "loss.name": args.loss,
-        "generator.name": args.generator,
-        "data.name": args.data,
         "data_dir": args.data_dir,
         "steps": args.steps,
         "device": args.device,
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume {args.resume}: not a run directory (no config.toml)")
     else:
         raw = read_toml(args.config) if args.config else {}
-    raw = apply_overrides(raw, _flag_overrides(args) + args.overrides)
+    raw = apply_overrides(_switch_components(raw, args), _flag_overrides(args) + args.overrides)
     if args.reg:
         names = [name for name in args.reg if name != "none"]
         previous = raw.get("reg", {})

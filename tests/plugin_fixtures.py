@@ -1,0 +1,46 @@
+"""Plugins used by the tests, loaded with ``-p plugin_fixtures`` (tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from energan import hookimpl
+
+STOP_AT_STEP = 6
+
+
+def build_exploding_loss(after: int) -> Any:
+    """The margin loss, except that it returns NaN after ``after`` discriminator calls."""
+    import torch
+
+    from energan.losses import MarginLoss
+
+    class ExplodingLoss(MarginLoss):
+        calls = 0
+
+        def discriminator(self, s_real: torch.Tensor, s_fake: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            value = super().discriminator(s_real, s_fake)
+            return value * float("nan") if self.calls > after else value
+
+    return ExplodingLoss(margin=1.0)
+
+
+@hookimpl
+def register_losses(register: Any) -> None:
+    from dataclasses import dataclass
+
+    from energan.params import param
+
+    @dataclass(frozen=True)
+    class ExplodingParams:
+        after: int = param(5, "calls before NaN", low=0)
+
+    register("exploding", build_exploding_loss, params=ExplodingParams)
+
+
+@hookimpl
+def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
+    """Early-stop runs named *-stopped at STOP_AT_STEP, like an early-stopping observer would."""
+    if run.name.endswith("-stopped") and step >= STOP_AT_STEP:
+        run.request_stop()

@@ -1,0 +1,182 @@
+"""The `energan` commands, their outputs, and their one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from energan.checkpoint import load_checkpoint
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("energan: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_help_and_plugins_do_not_import_torch_or_timm() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from energan.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['plugins', '--all', '--json']) == 0\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0\n"
+        "heavy = sorted(m for m in ('torch', 'timm', 'torchvision', 'triton', 'matplotlib') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_plugins_lists_builtins_with_components_and_parameters(cli) -> None:
+    code, out, _ = cli("plugins", "--all", "--json")
+    assert code == 0
+    listing = json.loads(out)
+    plugins = {row["name"]: row for row in listing["plugins"]}
+    assert plugins["margin"]["distribution"] == "energan"
+    assert plugins["margin"]["hooks"] == ["register_losses"]
+    assert "on_log" in plugins["progress"]["hooks"]
+    losses = {row["name"]: row for row in listing["components"]["losses"]}
+    assert set(losses) >= {"margin", "logistic", "lsif"}
+    margin_params = {p["name"]: p for p in losses["margin"]["params"]}
+    assert margin_params["margin"]["default"] == 1.0 and margin_params["margin"]["help"]
+    pullaway = listing["components"]["regularizers"][0]
+    impl = next(p for p in pullaway["params"] if p["name"] == "impl")
+    assert impl["choices"] == ["auto", "fused", "triton", "reference"]
+
+
+def test_plugins_without_all_hides_builtins(cli) -> None:
+    code, out, _ = cli("plugins")
+    assert code == 0
+    assert "No third-party plugins" in out
+    code, out, _ = cli("plugins", "--all")
+    assert code == 0 and "autoencoder" in out and "pullaway" in out
+
+
+def test_unknown_plugin_name_lists_valid_choices(cli, quick_config) -> None:
+    code, _, err = cli("train", "--config", quick_config(), "--energy", "autoencodr")
+    line = one_line_error(err)
+    assert code == 1
+    assert "unknown energy 'autoencodr'" in line and "did you mean 'autoencoder'" in line and "valid:" in line
+
+
+def test_unknown_regularizer_name(cli, quick_config) -> None:
+    code, _, err = cli("train", "--config", quick_config(), "--reg", "pulaway")
+    assert code == 1 and "unknown regularizer 'pulaway'" in one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("loss.margin=abc", "loss 'margin'.margin: expected a number, got 'abc'"),
+        ("loss.margin=-1", "outside the valid range"),
+        ("energy.body=transformer", "'transformer' is not one of mlp, conv"),
+        ("energy.n_layer=3", "did you mean 'n_layers'"),
+        ("steps=0", "config.steps: 0 is outside the valid range"),
+        ("optimizer=adamz", "unknown optimizer 'adamz'"),
+        ("nonsense", "expected key=value"),
+    ],
+)
+def test_bad_parameter_values(cli, quick_config, override: str, expected: str) -> None:
+    code, _, err = cli("train", "--config", quick_config(), "--set", override)
+    assert code == 1
+    assert expected in one_line_error(err)
+
+
+def test_missing_data_dir(cli, quick_config, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    code, _, err = cli("train", "--config", quick_config(), "--data-dir", missing)
+    assert code == 1
+    assert f"data directory {missing} does not exist" in one_line_error(err)
+
+
+def test_missing_and_invalid_config_files(cli, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--config", tmp_path / "absent.toml")
+    assert code == 1 and "does not exist" in one_line_error(err)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("steps = = 3")
+    code, _, err = cli("train", "--config", bad)
+    assert code == 1 and "is not valid TOML" in one_line_error(err)
+
+
+def test_train_writes_config_metrics_samples_and_checkpoints(cli, quick_config, tmp_path: Path) -> None:
+    config = quick_config(steps=8, extra="[reg.pullaway]\nweight = 0.2\n")
+    code, out, _ = cli("train", "--config", config, "--name", "full", "--set", "eval_every=4", "--set", "loss.margin=0.5")
+    assert code == 0, out
+    run = tmp_path / "runs" / "full"
+    saved = tomllib.loads((run / "config.toml").read_text())
+    assert saved["loss"] == {"name": "margin", "margin": 0.5}
+    assert saved["reg"]["pullaway"] == {"weight": 0.2, "impl": "auto", "eps": 1e-8}
+    assert saved["energy"]["size"] == 32 and saved["energy"]["n_layers"] == 2  # resolved defaults
+    assert saved["plugins"]["margin"] == saved["plugins"]["pullaway"]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [r["step"] for r in records if r["kind"] == "train"]
+    assert train_steps == [2, 4, 6, 8]
+    assert all(r["reg_pullaway"] >= 0 for r in records if r["kind"] == "train")
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000004.png", "step-0000008.png"]
+    assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.pt", "step-0000004.png".replace("png", "pt")}
+    assert load_checkpoint(run)["step"] == 8
+
+
+def test_existing_run_directory_is_not_overwritten(cli, quick_config) -> None:
+    config = quick_config(steps=2)
+    assert cli("train", "--config", config, "--name", "twice")[0] == 0
+    code, _, err = cli("train", "--config", config, "--name", "twice")
+    assert code == 1 and "already exists; continue it with --resume" in one_line_error(err)
+
+
+def test_sample_and_evaluate(cli, quick_config, tmp_path: Path) -> None:
+    config = quick_config(steps=4, extra="[metrics.inception_score]\nsamples = 50\n")
+    assert cli("train", "--config", config, "--name", "scored")[0] == 0
+    run = tmp_path / "runs" / "scored"
+    grid = tmp_path / "grid.png"
+    code, out, _ = cli("sample", run, "-n", 16, "-o", grid)
+    assert code == 0 and grid.stat().st_size > 0 and "wrote 16 samples" in out
+    code, out, _ = cli("evaluate", run)
+    assert code == 0 and "inception_score" in out
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["kind"] == "evaluate" and 1.0 <= last["inception_score"] <= 10.0
+    assert last["inception_score_real"] > 8.5 and last["classifier_test_accuracy"] >= 0.95
+
+
+def test_corrupt_checkpoint(cli, quick_config, tmp_path: Path) -> None:
+    assert cli("train", "--config", quick_config(steps=4), "--name", "corrupt")[0] == 0
+    run = tmp_path / "runs" / "corrupt"
+    (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint at all")
+    for command in (("sample", run), ("evaluate", run), ("train", "--resume", run)):
+        code, _, err = cli(*command)
+        assert code == 1
+        assert "is corrupt or not an energan checkpoint" in one_line_error(err)
+
+
+def test_resume_of_a_missing_run(cli, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--resume", tmp_path / "nothing")
+    assert code == 1 and "not a run directory" in one_line_error(err)
+
+
+def test_nan_loss_stops_with_last_good_checkpoint(cli, quick_config, tmp_path: Path) -> None:
+    config = quick_config(steps=40)
+    code, _, err = cli("-p", "plugin_fixtures", "train", "--config", config, "--name", "nan", "--loss", "exploding",
+                       "--set", "loss.after=10")
+    assert code == 1
+    assert "loss became NaN or infinite between steps 10 and 12" in one_line_error(err)
+    state = load_checkpoint(tmp_path / "runs" / "nan")
+    assert state["step"] == 8  # the last checkpoint before the NaN, intact and finite
+    assert all(torch.isfinite(t).all() for t in state["generator"].values() if t.is_floating_point())
+
+
+def test_example_plugin_file_trains(cli, quick_config) -> None:
+    example = Path(__file__).parents[1] / "examples" / "norm_energy.py"
+    code, out, err = cli("-p", example, "train", "--config", quick_config(steps=4), "--energy", "norm", "--name", "norm")
+    assert code == 0, err
+    code, _, err = cli("-p", example, "train", "--config", quick_config(steps=4), "--energy", "norm", "--reg", "pullaway")
+    assert code == 1 and "exposes none" in one_line_error(err)

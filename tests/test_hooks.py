@@ -1,0 +1,180 @@
+"""Each hook, exercised by a plugin object registered the way tests register plugins (as in llm)."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from energan import hookimpl, load_plugins
+from energan.cli import build_parser
+from energan.config import TrainConfig
+from energan.data import ImageData
+from energan.errors import PluginError
+from energan.params import param
+from energan.plugins import PluginWarning
+from energan.trainer import train
+
+
+@dataclass(frozen=True)
+class StripesParams:
+    count: int = param(32, "images", low=2)
+
+
+def stripes(data_dir: str | None, count: int) -> ImageData:
+    """Vertical stripes at each of 8 positions: a dataset with known content."""
+    images = -torch.ones(count, 1, 8, 8)
+    for index in range(count):
+        images[index, 0, :, index % 8] = 1.0
+    return ImageData(key="stripes", train_images=images)
+
+
+class Stripes:
+    """A plugin registering one component of every kind, and recording the lifecycle."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    @hookimpl
+    def register_energies(self, register: Any) -> None:
+        def squared_norm(shape: tuple[int, int, int]) -> nn.Module:
+            """s(x) = ‖Wx‖²: returns a plain [B] tensor, so energan wraps it."""
+
+            class SquaredNorm(nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.linear = nn.Linear(64, 8)
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return self.linear(x.flatten(1)).square().sum(dim=1)
+
+            return SquaredNorm()
+
+        register("squared_norm", squared_norm)
+
+    @hookimpl
+    def register_datasets(self, register: Any) -> None:
+        register("stripes", stripes, params=StripesParams)
+
+    @hookimpl
+    def register_generators(self, register: Any) -> None:
+        def linear(shape: tuple[int, int, int]) -> nn.Module:
+            """z → image through one linear layer."""
+            generator = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Unflatten(1, shape))
+            generator.latent_dim = 4
+            return generator
+
+        register("linear", linear)
+
+    @hookimpl
+    def register_metrics(self, register: Any) -> None:
+        class Brightness:
+            def evaluate(self, generate: Any, data: ImageData) -> dict[str, float]:
+                return {"brightness": generate(10).mean().item()}
+
+        register("brightness", Brightness, description="mean pixel value")
+
+    @hookimpl
+    def register_regularizers(self, register: Any) -> None:
+        from energan.components import Regularizer
+
+        class EnergyScale(Regularizer):
+            side = "discriminator"
+
+            def __call__(self, inputs: Any) -> torch.Tensor:
+                return inputs.real_output.energy.square().mean()
+
+        register("energy_scale", lambda: EnergyScale(weight=0.5))
+
+    @hookimpl
+    def register_commands(self, cli: argparse._SubParsersAction) -> None:
+        cli.add_parser("stripes", help="say hello").set_defaults(handler=lambda args: 7)
+
+    @hookimpl
+    def on_train_start(self, run: Any) -> None:
+        self.events.append(("on_train_start", run.step))
+
+    @hookimpl
+    def on_log(self, run: Any, step: int, logs: dict[str, float]) -> None:
+        assert {"loss_d", "loss_g", "energy_real", "energy_fake", "reg_energy_scale", "it_per_s"} <= set(logs)
+        self.events.append(("on_log", step))
+
+    @hookimpl
+    def on_evaluate(self, run: Any, step: int, metrics: dict[str, float]) -> None:
+        assert -1.0 <= metrics["brightness"] <= 1.0
+        self.events.append(("on_evaluate", step))
+
+    @hookimpl
+    def on_train_end(self, run: Any) -> None:
+        self.events.append((f"on_train_end:{run.status}", run.step))
+
+
+def test_every_kind_of_component_and_the_lifecycle_order(tmp_path: Path) -> None:
+    plugins = load_plugins()
+    recorder = Stripes()
+    plugins.manager.register(recorder, name="stripes-plugin")
+    config = TrainConfig.from_dict(
+        {"steps": 4, "batch_size": 8, "log_every": 2, "eval_every": 2, "runs_dir": str(tmp_path), "name": "s",
+         "device": "cpu", "data": {"name": "stripes", "count": 16}, "generator": {"name": "linear"},
+         "energy": {"name": "squared_norm"}, "reg": {"energy_scale": {}}, "metrics": {"brightness": {}}}
+    )
+    run = train(config, plugins=plugins)
+    assert run.status == "finished"
+    assert recorder.events == [
+        ("on_train_start", 0), ("on_log", 2), ("on_evaluate", 2), ("on_log", 4), ("on_evaluate", 4),
+        ("on_train_end:finished", 4),
+    ]
+    assert (tmp_path / "s" / "samples" / "step-0000004.png").exists()
+
+
+def test_plugin_commands_join_the_cli() -> None:
+    plugins = load_plugins()
+    plugins.manager.register(Stripes(), name="stripes-plugin")
+    args = build_parser(plugins).parse_args(["stripes"])
+    assert args.handler(args) == 7
+
+
+def test_a_raising_registration_hook_is_skipped_with_a_warning() -> None:
+    class Broken:
+        @hookimpl
+        def register_losses(self, register: Any) -> None:
+            register("half_registered", lambda: None)
+            raise RuntimeError("boom")
+
+    plugins = load_plugins()
+    plugins.manager.register(Broken(), name="broken-losses")
+    with pytest.warns(PluginWarning, match="plugin 'broken-losses' was skipped: its register_losses hook raised RuntimeError: boom"):
+        losses = plugins.registries.losses
+    assert "margin" in losses and "half_registered" not in losses  # nothing of the broken hook is kept
+
+
+def test_a_name_registered_by_two_plugins_names_both() -> None:
+    class Impostor:
+        @hookimpl
+        def register_losses(self, register: Any) -> None:
+            register("margin", lambda: None)
+
+    plugins = load_plugins()
+    plugins.manager.register(Impostor(), name="impostor")
+    with pytest.raises(PluginError, match="loss 'margin' is registered by two plugins: 'margin' and 'impostor'|'impostor' and 'margin'"):
+        plugins.registries
+
+
+def test_blocked_builtin_is_not_loaded() -> None:
+    plugins = load_plugins(["no:lsif"])
+    assert "lsif" not in plugins.registries.losses and "margin" in plugins.registries.losses
+
+
+def test_strict_mode_reraises_import_errors() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(PluginError, match="plugin 'energan_no_such_module': import failed with ModuleNotFoundError"):
+            load_plugins(["energan_no_such_module"], strict=True)
+    with pytest.warns(PluginWarning, match="energan_no_such_module"):
+        load_plugins(["energan_no_such_module"])
