@@ -39,7 +39,7 @@ class TrainSettings:
     name: str = param("", "run name (directory under runs_dir); default: <energy>-<loss>-<time>")
     runs_dir: str = param("runs", "where run directories are created")
     data_dir: str = param("", "directory of the dataset's files (datasets that read files)")
-    steps: int = param(3000, "generator steps", low=1)
+    steps: int = param(6000, "generator steps", low=1)
     batch_size: int = param(64, "samples per batch (real and fake)", low=2)
     d_steps: int = param(1, "discriminator (energy) steps per generator step", low=1)
     optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
@@ -140,8 +140,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
             tables = [*COMPONENT_TABLES, *NAMED_TABLES]
             raise ConfigError(f"--set {item!r}: unknown table {path[0]!r}{closest(path[0], tables)}; valid: {', '.join(tables)}")
         node = raw
-        for part in path:
+        for depth, part in enumerate(path):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                table = ".".join(path[: depth + 1])
+                raise ConfigError(f"--set {item!r}: {table} is {node!r}, not a table; set {table}.name instead")
         node[leaf] = value.strip()
     return raw
 

@@ -36,7 +36,11 @@ class LogisticLoss(SeparableLoss):
     −softplus(−s) (minimise log(1 − D(G(z)))), where D = σ(−s) is the probability of "real".
     """
 
+    VARIANTS = ("non-saturating", "saturating")
+
     def __init__(self, generator_loss: str) -> None:
+        if generator_loss not in self.VARIANTS:
+            raise ValueError(f"generator_loss {generator_loss!r} is not one of {', '.join(self.VARIANTS)}")
         self.generator_loss = generator_loss
 
     def real_penalty(self, s: Tensor) -> Tensor:

@@ -81,6 +81,8 @@ def _check(value: Any, field: dataclasses.Field, where: str) -> None:
         raise ConfigError(f"{where}: {value!r} is not one of {valid}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = meta.get("low"), meta.get("high")
+        if (low is not None or high is not None) and value != value:
+            raise ConfigError(f"{where}: nan is outside the valid range")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
             raise ConfigError(f"{where}: {value!r} is outside the valid range {bounds}")

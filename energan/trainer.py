@@ -16,12 +16,11 @@ import torch
 
 from energan.assemble import Parts, assemble
 from energan.checkpoint import load_checkpoint, mark_best, save_checkpoint
-from energan.components import RegularizerInputs
 from energan.config import TrainConfig, resolve, save_config
-from energan.data import BatchStream
 from energan.errors import CheckpointError, DivergenceError
 from energan.plugins import Plugins, load_plugins
 from energan.run import Run
+from energan.step import StepOutput, TrainStep
 
 
 def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
@@ -100,67 +99,27 @@ def _stop_on_interrupt(run: Run):
 
 def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
     settings = run.config.settings
-    generator, energy, loss = parts.generator, parts.energy, parts.loss
-    d_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "discriminator"}
-    g_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "generator"}
-    stream = BatchStream(parts.data.train_images, settings.batch_size, settings.seed)
-    autocast = torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=settings.amp == "bf16")
-    step_g, step_d = generator, energy
-    if settings.compile:
-        step_g, step_d = torch.compile(generator), torch.compile(energy)
-
-    def latent() -> torch.Tensor:
-        return torch.randn(settings.batch_size, generator.latent_dim, generator=parts.latent_rng, device=parts.device)
-
+    train_step = TrainStep(parts, settings)
     healthy = torch.ones((), dtype=torch.bool, device=parts.device)
     last_check_step = last_log_step = run.step
     tick = time.perf_counter()
     while run.step < settings.steps and not run.stop_requested:
-        # ---- energy (discriminator) steps: low energy on data, high on samples ----
-        for k in range(settings.d_steps):
-            real = stream.batch(run.step * settings.d_steps + k).to(parts.device, non_blocking=True)
-            with torch.no_grad(), autocast:
-                fake = step_g(latent())
-            with autocast:
-                out_real, out_fake = step_d(real), step_d(fake)
-                loss_d = loss.discriminator(out_real.energy.float(), out_fake.energy.float())
-                reg_d = {
-                    name: reg(RegularizerInputs(energy, real, fake, out_real, out_fake)) for name, reg in d_regularizers.items()
-                }
-                total_d = loss_d + sum(d_regularizers[n].weight * v for n, v in reg_d.items())
-            parts.optimizer_d.zero_grad(set_to_none=True)
-            total_d.backward()
-            parts.optimizer_d.step()
-
-        # ---- generator step: lower the energy of its samples ----
-        with autocast:
-            fake = step_g(latent())
-            out_fake_g = step_d(fake)
-            loss_g = loss.generator(out_fake_g.energy.float())
-            reg_g = {
-                name: reg(RegularizerInputs(energy, None, fake, None, out_fake_g)) for name, reg in g_regularizers.items()
-            }
-            total_g = loss_g + sum(g_regularizers[n].weight * v for n, v in reg_g.items())
-        parts.optimizer_g.zero_grad(set_to_none=True)
-        total_g.backward()
-        parts.optimizer_g.step()
-        if parts.ema is not None:
-            parts.ema.update(generator, step=run.step)
-        healthy &= torch.isfinite(total_d) & torch.isfinite(total_g)
+        out = train_step(run.step)
+        healthy &= torch.isfinite(out.total_d) & torch.isfinite(out.total_g)
         run.step += 1
 
         # ---- logging, evaluation, checkpoints (host syncs happen only here) ----
         last = run.step == settings.steps or run.stop_requested
         if run.step % settings.log_every == 0 or last:
-            _check_finite(healthy, run, last_check_step, total_d, total_g)
+            _check_finite(healthy, run, last_check_step, out)
             last_check_step = run.step
             now = time.perf_counter()
             logs = {
-                "loss_d": loss_d.item(),
-                "loss_g": loss_g.item(),
-                "energy_real": out_real.energy.float().mean().item(),
-                "energy_fake": out_fake.energy.float().mean().item(),
-                **{f"reg_{name}": value.item() for name, value in {**reg_d, **reg_g}.items()},
+                "loss_d": out.loss_d.item(),
+                "loss_g": out.loss_g.item(),
+                "energy_real": out.energy_real.item(),
+                "energy_fake": out.energy_fake.item(),
+                **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
                 "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
             }
             last_log_step, tick = run.step, now
@@ -174,8 +133,8 @@ def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
             best = score if improved else best
         else:
             improved = False
-        if run.step % settings.checkpoint_every == 0 or last or improved:
-            _check_finite(healthy, run, last_check_step, total_d, total_g)
+        if run.step % settings.checkpoint_every == 0 or last or improved or run.stop_requested:
+            _check_finite(healthy, run, last_check_step, out)
             last_check_step = run.step
             save_checkpoint(run.directory, parts.state(run.step, best), settings.keep_checkpoints)
             if improved:
@@ -183,14 +142,14 @@ def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
     run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
 
 
-def _check_finite(healthy: torch.Tensor, run: Run, since: int, total_d: torch.Tensor, total_g: torch.Tensor) -> None:
+def _check_finite(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) -> None:
     if bool(healthy):
         return
     last = run.directory / "checkpoints" / "last.pt"
     kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
     raise DivergenceError(
         f"loss became NaN or infinite between steps {since} and {run.step} "
-        f"(D loss {total_d.item():.4g}, G loss {total_g.item():.4g}); {kept}; try a lower learning rate"
+        f"(D loss {out.total_d.item():.4g}, G loss {out.total_g.item():.4g}); {kept}; try a lower learning rate"
     )
 
 

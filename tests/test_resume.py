@@ -43,13 +43,13 @@ def test_stopped_then_resumed_equals_uninterrupted(cli, quick_config, tmp_path: 
     code, out, _ = cli("train", "--resume", runs / "run-stopped")
     assert code == 0 and out.startswith("finished:")
     assert_same_weights(load_checkpoint(runs / "straight"), load_checkpoint(runs / "run-stopped"))
-    steps = [json.loads(line)["step"] for line in (runs / "run-stopped" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == sorted(steps) and len(steps) == len(set(steps))  # no step logged twice
+    records = [json.loads(line) for line in (runs / "run-stopped" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [2, 4, 6, 8, 10, 12]  # none lost, none twice
 
 
 def test_ctrl_c_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path) -> None:
     """A real SIGINT to a CLI process: it finishes the step, checkpoints, exits; resume completes."""
-    path = quick_config(steps=3000)
+    path = quick_config(steps=600)
     runs = tmp_path / "runs"
     energan = [sys.executable, "-m", "energan.cli"]
     process = subprocess.Popen([*energan, "train", "--config", path, "--name", "interrupted"],
@@ -62,7 +62,7 @@ def test_ctrl_c_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path) ->
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     stopped_at = load_checkpoint(runs / "interrupted")["step"]
-    assert out.startswith("stopped:") and 0 < stopped_at < 3000
+    assert out.startswith("stopped:") and 0 < stopped_at < 600
     subprocess.run([*energan, "train", "--resume", runs / "interrupted"], check=True, capture_output=True)
     subprocess.run([*energan, "train", "--config", path, "--name", "straight"], check=True, capture_output=True)
     assert_same_weights(load_checkpoint(runs / "interrupted"), load_checkpoint(runs / "straight"))

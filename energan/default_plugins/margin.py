@@ -11,7 +11,9 @@ from energan.params import param
 
 @dataclass(frozen=True)
 class MarginParams:
-    margin: float = param(1.0, "m in [m − D(G(z))]⁺: the energy fakes are pushed up to", low=0.0)
+    margin: float = param(
+        0.25, "m in [m − D(G(z))]⁺: the energy fakes are pushed up to (per-pixel mean error units)", low=0.0
+    )
 
 
 def build_margin(margin: float) -> Any:

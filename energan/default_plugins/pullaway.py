@@ -17,7 +17,7 @@ class PullAwayParams:
     impl: str = param(
         "auto", "kernel: auto (triton on CUDA, else fused), fused, triton or reference", choices=IMPLEMENTATIONS
     )
-    eps: float = param(1e-8, "norm floor: rows with |s| < eps are not normalised further", low=0.0)
+    eps: float = param(1e-8, "smoothing: rows are divided by sqrt(|s|² + eps²), so zero rows stay zero", low=1e-30)
 
 
 def build_pullaway(weight: float, impl: str, eps: float) -> Any:

@@ -1,0 +1,85 @@
+"""Markdown tables from a pytest-benchmark JSON file of benchmarks/test_bench_pullaway.py.
+
+    python -m benchmarks.report IN.json OUT.md
+
+One table per device and dtype, one row per shape: each implementation's median time and
+peak extra memory, and the speed-up and memory ratio of the kernel (fused on CPU, triton
+on CUDA) over the N×N reference.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ORDER = ("fused", "triton", "reference", "compiled", "gemm")
+BASELINE = "reference"
+MIB = 2**20
+
+Cases = dict[tuple[str, str], dict[tuple[int, int], dict[str, tuple[float, int]]]]
+
+
+def load_cases(path: Path) -> Cases:
+    """(device, dtype) → (n, d) → impl → (median seconds, peak extra bytes)."""
+    cases: Cases = defaultdict(lambda: defaultdict(dict))
+    for bench in json.loads(path.read_text())["benchmarks"]:
+        info = bench["extra_info"]
+        cases[info["device"], info["dtype"]][info["n"], info["d"]][info["impl"]] = (
+            bench["stats"]["median"],
+            info["peak_extra_bytes"],
+        )
+    return cases
+
+
+def ratio(numerator: float | None, denominator: float | None) -> str:
+    return f"{numerator / denominator:.1f}×" if numerator and denominator else "–"
+
+
+def number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+def table(device: str, dtype: str, shapes: dict[tuple[int, int], dict[str, tuple[float, int]]]) -> list[str]:
+    impls = [impl for impl in ORDER if any(impl in row for row in shapes.values())]
+    kernel = "fused" if device == "cpu" else "triton"
+    header = (
+        ["N", "D"]
+        + [f"{impl} ms" for impl in impls]
+        + [f"speed-up {kernel}/{BASELINE}"]
+        + [f"{impl} peak MiB" for impl in impls]
+        + [f"memory {BASELINE}/{kernel}"]
+    )
+    lines = [f"## {device} {dtype}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (n, d), row in sorted(shapes.items()):
+        times = {impl: row[impl][0] * 1e3 for impl in impls if impl in row}
+        peaks = {impl: row[impl][1] / MIB for impl in impls if impl in row}
+        cells = (
+            [str(n), str(d)]
+            + [number(times.get(impl)) for impl in impls]
+            + [ratio(times.get(BASELINE), times.get(kernel))]
+            + [number(peaks.get(impl)) for impl in impls]
+            + [ratio(peaks.get(BASELINE), peaks.get(kernel))]
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def render(cases: Cases) -> str:
+    lines = ["# Pull-away forward + backward", ""]
+    for (device, dtype), shapes in sorted(cases.items()):
+        lines += table(device, dtype, shapes)
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m benchmarks.report IN.json OUT.md", file=sys.stderr)
+        return 2
+    Path(argv[1]).write_text(render(load_cases(Path(argv[0]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,94 @@
+"""One training step: ``d_steps`` energy (discriminator) updates, then one generator update.
+
+Everything is resolved beforehand; the step calls plain modules and callables, and nothing in
+it waits for the device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from energan.assemble import Parts
+from energan.components import RegularizerInputs
+from energan.config import TrainSettings
+from energan.data import BatchStream
+
+
+@dataclasses.dataclass
+class StepOutput:
+    """The step's scalars, still on the device."""
+
+    loss_d: Tensor
+    loss_g: Tensor
+    total_d: Tensor
+    total_g: Tensor
+    energy_real: Tensor
+    energy_fake: Tensor
+    regularizers: dict[str, Tensor]
+
+
+class TrainStep:
+    """``step(index)`` performs training step ``index`` (its batches depend on the index alone)."""
+
+    def __init__(self, parts: Parts, settings: TrainSettings) -> None:
+        self.parts = parts
+        self.settings = settings
+        self.d_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "discriminator"}
+        self.g_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "generator"}
+        self.stream = BatchStream(parts.data.train_images, settings.batch_size, settings.seed)
+        self.autocast = torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=settings.amp == "bf16")
+        self.generator, self.energy = parts.generator, parts.energy
+        if settings.compile:
+            self.generator, self.energy = torch.compile(parts.generator), torch.compile(parts.energy)
+
+    def latent(self) -> Tensor:
+        parts = self.parts
+        return torch.randn(
+            self.settings.batch_size, parts.generator.latent_dim, generator=parts.latent_rng, device=parts.device
+        )
+
+    def __call__(self, index: int) -> StepOutput:
+        parts, settings, loss = self.parts, self.settings, self.parts.loss
+
+        # ---- energy steps: low energy on data, high on samples ----
+        for k in range(settings.d_steps):
+            real = self.stream.batch(index * settings.d_steps + k).to(parts.device, non_blocking=True)
+            with torch.no_grad(), self.autocast:
+                fake = self.generator(self.latent())
+            with self.autocast:
+                out_real, out_fake = self.energy(real), self.energy(fake)
+                loss_d = loss.discriminator(out_real.energy.float(), out_fake.energy.float())
+                inputs = RegularizerInputs(parts.energy, real, fake, out_real, out_fake)
+                reg_d = {name: reg(inputs) for name, reg in self.d_regularizers.items()}
+                total_d = loss_d + sum(self.d_regularizers[n].weight * v for n, v in reg_d.items())
+            parts.optimizer_d.zero_grad(set_to_none=True)
+            total_d.backward()
+            parts.optimizer_d.step()
+
+        # ---- generator step: lower the energy of its samples (no weight gradients for the energy) ----
+        parts.energy.requires_grad_(False)
+        with self.autocast:
+            fake = self.generator(self.latent())
+            out_fake_g = self.energy(fake)
+            loss_g = loss.generator(out_fake_g.energy.float())
+            inputs = RegularizerInputs(parts.energy, None, fake, None, out_fake_g)
+            reg_g = {name: reg(inputs) for name, reg in self.g_regularizers.items()}
+            total_g = loss_g + sum(self.g_regularizers[n].weight * v for n, v in reg_g.items())
+        parts.optimizer_g.zero_grad(set_to_none=True)
+        total_g.backward()
+        parts.optimizer_g.step()
+        parts.energy.requires_grad_(True)
+        if parts.ema is not None:
+            parts.ema.update(parts.generator, step=index)
+        return StepOutput(
+            loss_d=loss_d,
+            loss_g=loss_g,
+            total_d=total_d,
+            total_g=total_g,
+            energy_real=out_real.energy.detach().float().mean(),
+            energy_fake=out_fake.energy.detach().float().mean(),
+            regularizers={**reg_d, **reg_g},
+        )

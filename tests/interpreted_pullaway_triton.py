@@ -1,0 +1,97 @@
+"""The Triton pull-away kernels on CPU tensors, in triton's interpreter.
+
+Needs TRITON_INTERPRET=1 from process start: `@triton.jit` (triton's own library functions
+included) picks interpreter or compiler when triton is first imported. Not collected by
+name; tests/test_pullaway_triton.py runs it in a subprocess, or run it directly:
+`TRITON_INTERPRET=1 pytest tests/interpreted_pullaway_triton.py`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from energan.kernels import pullaway
+
+if os.environ.get("TRITON_INTERPRET") != "1":
+    raise RuntimeError("run this module with TRITON_INTERPRET=1 set before the process starts")
+
+SHAPES = [(2, 3), (3, 2), (5, 17), (17, 5), (70, 40), (40, 70), (130, 20), (20, 130)]
+
+
+def value_and_grad(codes: torch.Tensor, impl: str, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+    leaf = codes.detach().requires_grad_()
+    value = pullaway(leaf, eps=eps, impl=impl)
+    (grad,) = torch.autograd.grad(value, leaf)
+    return value.detach(), grad
+
+
+def assert_matches_reference(codes: torch.Tensor, eps: float = 1e-8) -> None:
+    """Triton value and gradient equal the reference's (fp64: 1e-10 absolute, fp32: 1e-5 relative)."""
+    value, grad = value_and_grad(codes, "triton", eps)
+    ref, ref_grad = value_and_grad(codes, "reference", eps)
+    assert value.dtype == ref.dtype and grad.dtype == codes.dtype
+    if codes.dtype == torch.float64:
+        torch.testing.assert_close(value, ref, rtol=0, atol=1e-10)
+        torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
+    else:
+        torch.testing.assert_close(value, ref, rtol=1e-5, atol=1e-8)
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-5 * (1.0 + ref_grad.abs().max().item()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_triton_matches_reference(shape: tuple[int, int], dtype: torch.dtype) -> None:
+    assert_matches_reference(torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(0)))
+
+
+@pytest.mark.parametrize("n, d", [(6, 9), (9, 6)])
+def test_special_rows(n: int, d: int) -> None:
+    codes = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    codes[1] = codes[0]
+    codes[2] = -3.0 * codes[0]
+    codes[3] = 0.0
+    codes[4] *= 1e4
+    assert_matches_reference(codes)
+
+
+def test_non_contiguous_and_4d_codes() -> None:
+    gen = torch.Generator().manual_seed(2)
+    images = torch.randn(12, 3, 4, 5, dtype=torch.float64, generator=gen)
+    assert_matches_reference(images)
+    assert_matches_reference(images.permute(0, 3, 1, 2))
+    wide = torch.randn(40, 30, dtype=torch.float64, generator=gen)
+    assert_matches_reference(wide.mT)
+    assert_matches_reference(wide[::3, ::2])
+
+
+def test_hand_computed_value() -> None:
+    # ŝ = (1,0), (0,1), (1,1)/√2: f_PT = 2·(0 + 1/2 + 1/2) / (3·2) = 1/3.
+    codes = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]], dtype=torch.float64)
+    assert pullaway(codes, impl="triton").item() == pytest.approx(1 / 3, abs=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (6, 3)], ids=str)
+@pytest.mark.parametrize("eps", [1e-8, 0.3])
+def test_gradcheck(shape: tuple[int, int], eps: float) -> None:
+    codes = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    if eps > 0.1:
+        codes[0] = 0.0
+    codes.requires_grad_()
+    assert torch.autograd.gradcheck(lambda c: pullaway(c, eps=eps, impl="triton"), (codes,))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_accumulates_in_fp32(dtype: torch.dtype) -> None:
+    codes = torch.ones(2, 4096, dtype=dtype)
+    codes[1, 2048:] = 0.0
+    value, grad = value_and_grad(codes, "triton")
+    assert value.dtype == grad.dtype == dtype
+    assert value.item() == 0.5
+    random = torch.randn(40, 24, generator=torch.Generator().manual_seed(4)).to(dtype)
+    value, grad = value_and_grad(random, "triton")
+    exact, exact_grad = value_and_grad(random.float(), "fused")
+    torch.testing.assert_close(value, exact.to(dtype))
+    torch.testing.assert_close(grad, exact_grad.to(dtype))

@@ -1,0 +1,82 @@
+"""The Triton pull-away kernels: interpreted on CPU (in a subprocess) and compiled for sm_90.
+
+The kernel tests live in tests/interpreted_pullaway_triton.py, which needs TRITON_INTERPRET=1
+from process start; the checks here need the compiler, so each gets its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("triton", reason="triton is not installed")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(args: list[str], interpret: bool) -> subprocess.CompletedProcess[str]:
+    """Run the venv's python from the repository root with TRITON_INTERPRET set or unset."""
+    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
+    env["TRITON_DEFAULT_FP_FUSION"] = "1"
+    if interpret:
+        env["TRITON_INTERPRET"] = "1"
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+
+
+def test_interpreted_kernels() -> None:
+    """Values, gradients (gradcheck included) and dtypes of impl='triton' on CPU tensors."""
+    module = str(ROOT / "tests" / "interpreted_pullaway_triton.py")
+    result = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", module], interpret=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]
+
+
+def test_cpu_tensors_need_the_interpreter() -> None:
+    script = (
+        "import torch\n"
+        "from energan.kernels import pullaway\n"
+        "try:\n"
+        "    pullaway(torch.randn(4, 3), impl='triton')\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+    )
+    result = run_python(["-c", script], interpret=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "impl='triton' needs CUDA tensors (got cpu) or TRITON_INTERPRET=1" in result.stdout
+
+
+COMPILE_SCRIPT = """
+import itertools
+import triton
+import triton.language as tl
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+import energan.kernels.pullaway_triton as k
+
+ints = dict.fromkeys(["stride_n", "stride_d", "n", "d"], "i32")
+for acc, codes, rows in itertools.product(["fp32", "fp64"], ["fp32", "bf16"], [True, False]):
+    codes = "fp64" if acc == "fp64" else codes
+    ptrs = dict.fromkeys(["r_ptr", "total_ptr", "gram_ptr", "p_ptr", "dots_ptr", "factor_ptr"], "*" + acc)
+    types = {**ints, **ptrs, "s_ptr": "*" + codes, "out_ptr": "*" + codes, "eps2": "fp32"}
+    flags = {"ACC": getattr(tl, {"fp32": "float32", "fp64": "float64"}[acc])}
+    for kernel, constants in [
+        (k._row_norms, {"SUBTRACT_DIAGONAL": not rows, "BLOCK_N": k.BLOCK, "BLOCK_D": k.BLOCK}),
+        (k._gram, {"ROWS": rows, "BLOCK_G": k.BLOCK, "BLOCK_C": k.BLOCK_K}),
+        (k._gram_product, {"ROWS": rows, "BLOCK_R": k.BLOCK, "BLOCK_F": k.BLOCK, "BLOCK_C": k.BLOCK_K}),
+        (k._input_grad, {"SUBTRACT_DIAGONAL": not rows, "BLOCK_R": k.BLOCK, "BLOCK_F": k.BLOCK}),
+    ]:
+        constants = {**flags, **constants}
+        signature = {a: "constexpr" if a in constants else types[a] for a in kernel.arg_names}
+        compiled = triton.compile(ASTSource(kernel, signature, constexprs=constants), target=GPUTarget("cuda", 90, 32))
+        assert compiled.asm["cubin"], kernel.__name__
+"""
+
+
+def test_kernels_compile_for_sm90() -> None:
+    """Ahead-of-time compilation to a cubin for an H100 needs no GPU: every variant lowers."""
+    result = run_python(["-c", COMPILE_SCRIPT], interpret=False)
+    assert result.returncode == 0, result.stderr[-3000:]
