@@ -1,4 +1,4 @@
-"""Markdown tables from a pytest-benchmark JSON file of benchmarks/test_bench_pullaway.py.
+"""Markdown tables from a pytest-benchmark JSON file of the benchmark suites.
 
     python -m benchmarks.report IN.json OUT.md
 
@@ -26,6 +26,8 @@ def load_cases(path: Path) -> Cases:
     cases: Cases = defaultdict(lambda: defaultdict(dict))
     for bench in json.loads(path.read_text())["benchmarks"]:
         info = bench["extra_info"]
+        if info.get("kind") == "trainer-step":
+            continue
         cases[info["device"], info["dtype"]][info["n"], info["d"]][info["impl"]] = (
             bench["stats"]["median"],
             info["peak_extra_bytes"],
@@ -66,18 +68,40 @@ def table(device: str, dtype: str, shapes: dict[tuple[int, int], dict[str, tuple
     return lines + [""]
 
 
-def render(cases: Cases) -> str:
+def trainer_step_table(path: Path) -> list[str]:
+    """energan's step vs the hand-written loop: medians and the overhead ratio."""
+    medians = {
+        bench["extra_info"]["loop"]: bench["stats"]["median"]
+        for bench in json.loads(path.read_text())["benchmarks"]
+        if bench["extra_info"].get("kind") == "trainer-step"
+    }
+    if len(medians) < 2:
+        return []
+    overhead = medians["energan"] / medians["hand-written"] - 1
+    return [
+        "# Trainer step (EBGAN-PT, default model)",
+        "",
+        "| loop | median ms |",
+        "|---|---|",
+        *(f"| {loop} | {median * 1e3:.3f} |" for loop, median in medians.items()),
+        "",
+        f"energan overhead vs hand-written: {overhead:+.1%}",
+        "",
+    ]
+
+
+def render(path: Path) -> str:
     lines = ["# Pull-away forward + backward", ""]
-    for (device, dtype), shapes in sorted(cases.items()):
+    for (device, dtype), shapes in sorted(load_cases(path).items()):
         lines += table(device, dtype, shapes)
-    return "\n".join(lines)
+    return "\n".join(lines + trainer_step_table(path))
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m benchmarks.report IN.json OUT.md", file=sys.stderr)
         return 2
-    Path(argv[1]).write_text(render(load_cases(Path(argv[0]))))
+    Path(argv[1]).write_text(render(Path(argv[0])))
     return 0
 
 
