@@ -110,8 +110,11 @@ def test_missing_and_invalid_config_files(cli, tmp_path: Path) -> None:
 
 def test_train_writes_config_metrics_samples_and_checkpoints(cli, quick_config, tmp_path: Path) -> None:
     config = quick_config(steps=8, extra="[reg.pullaway]\nweight = 0.2\n")
-    code, out, _ = cli("train", "--config", config, "--name", "full", "--set", "eval_every=4", "--set", "loss.margin=0.5")
+    code, out, err = cli("train", "--config", config, "--name", "full", "--set", "eval_every=4", "--set", "loss.margin=0.5")
     assert code == 0, out
+    status_lines = [line for line in err.splitlines() if line.startswith("full ")]
+    assert [line.split()[1] for line in status_lines] == ["2/8", "4/8", "6/8", "8/8"]  # plain lines off a terminal
+    assert all("E real" in line and "it/s" in line and "ETA" in line for line in status_lines)
     run = tmp_path / "runs" / "full"
     saved = tomllib.loads((run / "config.toml").read_text())
     assert saved["loss"] == {"name": "margin", "margin": 0.5}

@@ -1,17 +1,53 @@
-"""Observer: a live rich progress bar with the losses, energies, it/s and ETA."""
+"""Observer: a live rich progress bar with the losses, energies, it/s and ETA.
+
+On a terminal the bar redraws in place; when stderr is redirected (CI logs, ``> file``) a plain
+status line is printed about every 5 % of the run instead, so logs stay readable.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from energan.hookspecs import hookimpl
 
 KEY = "progress"
+PLAIN_LINES = 20  # status lines per run when not on a terminal
+
+
+@dataclass
+class PlainStatus:
+    """Line-by-line progress for non-terminal output."""
+
+    console: Any
+    every: int
+    next_step: int
+
+    def update(self, run: Any, step: int, stats: str, speed: float) -> None:
+        if step < self.next_step and step < run.steps:
+            return
+        self.next_step = step + self.every
+        remaining = (run.steps - step) / speed if speed > 0 else float("nan")
+        self.console.print(
+            f"{run.name} {step}/{run.steps}  {stats}  {speed:.1f} it/s  ETA {remaining:.0f}s", soft_wrap=True
+        )
+
+
+def _stats(logs: dict[str, float]) -> str:
+    return (
+        f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  "
+        f"E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}"
+    )
 
 
 @hookimpl
 def on_train_start(run: Any) -> None:
     from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        run.extras[KEY] = PlainStatus(console, every=max(1, run.steps // PLAIN_LINES), next_step=run.step)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(
@@ -23,7 +59,7 @@ def on_train_start(run: Any) -> None:
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=False,
     )
     progress.start()
@@ -33,22 +69,23 @@ def on_train_start(run: Any) -> None:
 
 @hookimpl
 def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
-    progress, task = run.extras[KEY]
-    stats = (
-        f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  "
-        f"E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}"
-    )
-    progress.update(task, completed=step, stats=stats, speed=f"{logs['it_per_s']:.1f} it/s")
+    state = run.extras[KEY]
+    if isinstance(state, PlainStatus):
+        state.update(run, step, _stats(logs), logs["it_per_s"])
+        return
+    progress, task = state
+    progress.update(task, completed=step, stats=_stats(logs), speed=f"{logs['it_per_s']:.1f} it/s")
 
 
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    progress, _ = run.extras[KEY]
-    progress.console.print(f"step {step}: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics.items()))
+    state = run.extras[KEY]
+    console = state.console if isinstance(state, PlainStatus) else state[0].console
+    console.print(f"step {step}: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics.items()), soft_wrap=True)
 
 
 @hookimpl
 def on_train_end(run: Any) -> None:
-    if KEY in run.extras:
-        progress, _ = run.extras.pop(KEY)
-        progress.stop()
+    state = run.extras.pop(KEY, None)
+    if state is not None and not isinstance(state, PlainStatus):
+        state[0].stop()
