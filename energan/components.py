@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import torch
@@ -67,7 +69,13 @@ class Loss(abc.ABC):
 
 
 class SeparableLoss(Loss):
-    """A loss stated pointwise: E_P ℓ_real(s) + E_Q ℓ_fake(s) for D, E_Q f(s) for G."""
+    """A loss stated pointwise: E_P ℓ_real(s) + E_Q ℓ_fake(s) for D, E_Q f(s) for G.
+
+    ``domain`` is the interval the discrepancy s lives in (EBGAN's reconstruction energies are
+    ≥ 0); the inner loop's pointwise optimum is taken over it.
+    """
+
+    domain: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
 
     @abc.abstractmethod
     def real_penalty(self, s: Tensor) -> Tensor:
@@ -84,6 +92,10 @@ class SeparableLoss(Loss):
     def optimal_discrepancy(self, p: Tensor, q: Tensor) -> Tensor | None:
         """Closed-form argmin_s p·ℓ_real(s) + q·ℓ_fake(s) where one is known, else None."""
         return None
+
+    def generator_penalties(self) -> dict[str, Callable[[Tensor], Tensor]]:
+        """Every generator objective f this loss offers, by name (default: the one in use)."""
+        return {"f": self.generator_penalty}
 
     def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:
         return self.real_penalty(s_real).mean() + self.fake_penalty(s_fake).mean()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -10,7 +13,9 @@ from energan.components import SeparableLoss
 
 
 class MarginLoss(SeparableLoss):
-    """EBGAN's hinge loss: f_D = D(x) + [m − D(G(z))]⁺, f_G = D(G(z))."""
+    """EBGAN's hinge loss: f_D = D(x) + [m − D(G(z))]⁺, f_G = D(G(z)); energies are ≥ 0."""
+
+    domain = (0.0, math.inf)
 
     def __init__(self, margin: float) -> None:
         self.margin = margin
@@ -50,7 +55,10 @@ class LogisticLoss(SeparableLoss):
         return F.softplus(-s)
 
     def generator_penalty(self, s: Tensor) -> Tensor:
-        return F.softplus(s) if self.generator_loss == "non-saturating" else -F.softplus(-s)
+        return self.generator_penalties()[self.generator_loss](s)
+
+    def generator_penalties(self) -> dict[str, Callable[[Tensor], Tensor]]:
+        return {"non-saturating": F.softplus, "saturating": lambda s: -F.softplus(-s)}
 
     def optimal_discrepancy(self, p: Tensor, q: Tensor) -> Tensor:
         """s* = log(q / p)."""

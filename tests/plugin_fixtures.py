@@ -37,6 +37,8 @@ def register_losses(register: Any) -> None:
         after: int = param(5, "calls before NaN", low=0)
 
     register("exploding", build_exploding_loss, params=ExplodingParams)
+    register("exponential", build_exponential_loss)
+    register("relativistic", build_relativistic_loss)
 
 
 @hookimpl
@@ -44,3 +46,39 @@ def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
     """Early-stop runs named *-stopped at STOP_AT_STEP, like an early-stopping observer would."""
     if run.name.endswith("-stopped") and step >= STOP_AT_STEP:
         run.request_stop()
+
+
+def build_exponential_loss() -> Any:
+    """A separable loss with no declared closed form: ℓ_real = e^s, ℓ_fake = e^−s (so s* = ½ log q/p)."""
+    import torch
+
+    from energan.components import SeparableLoss
+
+    class ExponentialLoss(SeparableLoss):
+        def real_penalty(self, s: torch.Tensor) -> torch.Tensor:
+            return torch.exp(s)
+
+        def fake_penalty(self, s: torch.Tensor) -> torch.Tensor:
+            return torch.exp(-s)
+
+        def generator_penalty(self, s: torch.Tensor) -> torch.Tensor:
+            return s
+
+    return ExponentialLoss()
+
+
+def build_relativistic_loss() -> Any:
+    """A non-separable loss: every real energy is compared with every fake one."""
+    import torch
+    import torch.nn.functional as F
+
+    from energan.components import Loss
+
+    class RelativisticLoss(Loss):
+        def discriminator(self, s_real: torch.Tensor, s_fake: torch.Tensor) -> torch.Tensor:
+            return F.softplus(s_real[:, None] - s_fake[None, :]).mean()
+
+        def generator(self, s_fake: torch.Tensor) -> torch.Tensor:
+            return s_fake.mean()
+
+    return RelativisticLoss()
