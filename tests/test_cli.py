@@ -48,7 +48,7 @@ def test_plugins_lists_builtins_with_components_and_parameters(cli) -> None:
     losses = {row["name"]: row for row in listing["components"]["losses"]}
     assert set(losses) >= {"margin", "logistic", "lsif"}
     margin_params = {p["name"]: p for p in losses["margin"]["params"]}
-    assert margin_params["margin"]["default"] == 0.25 and margin_params["margin"]["help"]
+    assert margin_params["margin"]["default"] == 0.5 and margin_params["margin"]["help"]
     pullaway = listing["components"]["regularizers"][0]
     impl = next(p for p in pullaway["params"] if p["name"] == "impl")
     assert impl["choices"] == ["auto", "fused", "triton", "reference"]

@@ -215,9 +215,9 @@ def test_registry_margin_is_the_same_maths(losses) -> None:
     assert isinstance(built, MarginLoss) and built.margin == 2
     # same hand value as test_margin_hand_values_other_margin: 0.35 + 1.1 = 1.45
     assert built.discriminator(t(0.2, 0.5), t(0.3, 1.5)).item() == pytest.approx(1.45, abs=1e-12)
-    # default margin is 1: 0.35 + 0.35 = 0.7; a string value from --set is coerced
-    # default m = 0.25: f_D = mean(0.2, 0.5) + mean([0.25 − 0.3]⁺, [0.25 − 1.5]⁺) = 0.35 + 0 = 0.35
-    assert losses.get("margin").build({}).discriminator(t(0.2, 0.5), t(0.3, 1.5)).item() == pytest.approx(0.35)
+    # default m = 0.5: f_D = mean(0.2, 0.5) + mean([0.5 − 0.3]⁺, [0.5 − 1.5]⁺) = 0.35 + 0.1 = 0.45
+    assert losses.get("margin").build({}).discriminator(t(0.2, 0.5), t(0.3, 1.5)).item() == pytest.approx(0.45)
+    # a string value from --set is coerced
     assert losses.get("margin").build({"margin": "2"}).margin == 2.0
 
 

@@ -238,7 +238,7 @@ def test_register_get_and_build() -> None:
     assert (component.kind, component.name, component.plugin) == ("loss", "hinge", "mine")
     assert component.description == "Builds a thing."
     assert component.build({"margin": "2.5"}, shape=(1, 8, 8)) == ((1, 8, 8), 2.5)
-    assert component.resolve({}) == MarginParams(margin=0.25)
+    assert component.resolve({}) == MarginParams(margin=0.5)
     assert "hinge" in registry and len(registry) == 1 and registry.names() == ["hinge"]
 
 
@@ -411,7 +411,7 @@ def test_resolve_fills_every_default(registries) -> None:
     config = TrainConfig(regularizers={"pullaway": {}})
     resolved = resolve(config, registries)
     assert resolved.energy == ComponentChoice("autoencoder", params_dict(AutoEncoderParams()))
-    assert resolved.loss == ComponentChoice("margin", {"margin": 0.25})
+    assert resolved.loss == ComponentChoice("margin", {"margin": 0.5})
     assert resolved.regularizers == {"pullaway": {"weight": 0.1, "impl": "auto", "eps": 1e-8}}
     assert resolved.metrics == {"inception_score": {"samples": 1000}}
     assert resolved.generator.params["latent_dim"] == 64

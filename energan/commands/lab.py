@@ -9,6 +9,7 @@ from typing import Any
 
 DEFAULT_P = "normal(0, 1)"
 DEFAULT_Q = "normal(1, 1.5)"
+PIPED_WIDTH = 160
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -64,10 +65,13 @@ def _fmt(value: float | None) -> str:
 
 def _print_tables(digest: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    estimates = Table(title=f"s* for loss {digest['loss']!r}: P = {digest['p']}, Q = {digest['q']}")
+    if not console.is_terminal:  # piped or redirected: do not squeeze the tables into 80 columns
+        console = Console(width=PIPED_WIDTH)
+    estimates = Table(title=escape(f"s* for loss {digest['loss']!r}: P = {digest['p']}, Q = {digest['q']}"))
     for column in ("estimate", "max |error| vs closed form", "grid points compared"):
         estimates.add_column(column, justify="left" if column == "estimate" else "right")
     for name, values in digest["estimates"].items():
@@ -78,7 +82,7 @@ def _print_tables(digest: dict[str, Any]) -> None:
     for column in ("curve", "kind", "argmin θ", "min", "|slope| at θ max"):
         outer.add_column(column, justify="left" if column in ("curve", "kind") else "right")
     for name, values in digest["outer"].items():
-        outer.add_row(name, values["kind"], f"{values['argmin_theta']:+.2f}", _fmt(values["min"]), _fmt(values["slope_at_edge"]))
+        outer.add_row(escape(name), values["kind"], f"{values['argmin_theta']:+.2f}", _fmt(values["min"]), _fmt(values["slope_at_edge"]))
     console.print(outer)
 
 

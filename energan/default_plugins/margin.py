@@ -12,7 +12,7 @@ from energan.params import param
 @dataclass(frozen=True)
 class MarginParams:
     margin: float = param(
-        0.25, "m in [m − D(G(z))]⁺: the energy fakes are pushed up to (per-pixel mean error units)", low=0.0
+        0.5, "m in [m − D(G(z))]⁺: the energy fakes are pushed up to (per-pixel mean error units)", low=0.0
     )
 
 

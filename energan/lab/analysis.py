@@ -106,7 +106,7 @@ def analyse(
     half = max(1, theta_count // 2)
     thetas = torch.arange(-half, half + 1, dtype=torch.float64) * (theta_max / half)  # θ = 0 exactly: Q = P
     pad = torch.zeros(p.dim, dtype=torch.float64)
-    pad[0] = theta_max
+    pad[0] = 2 * theta_max  # E_Q q/p-type integrands of a θ-shift peak near 2θ
     outer_grid = grid_around([p], resolution, pad=pad)
     curves = outer_curves(separable, p, outer_grid, thetas)
     return LabResult(loss_name, p, q, grid, log_p, log_q, closed, estimates, curves)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 from energan.atomic import write_atomic
 from energan.lab.analysis import LabResult
 
+WIDE_RANGE = 1e3  # a panel whose largest value exceeds this × its median gets a symlog axis
 STYLES = {"closed form": ("black", "-"), "pointwise": ("tab:orange", "--"), "learned": ("tab:blue", ":")}
 
 
@@ -19,6 +21,10 @@ def _curves_panel(axis: Any, result: LabResult, kind: str, title: str) -> None:
         if curve.kind == kind:
             axis.plot(curve.thetas.numpy(), curve.values.numpy(), label=f"{curve.name} (min at θ={curve.argmin:+.2f})")
     axis.axvline(0.0, color="grey", linewidth=0.8)
+    values = torch.cat([curve.values for curve in result.curves if curve.kind == kind])
+    finite = values[values.isfinite()].abs()
+    if len(finite) and finite.max() > WIDE_RANGE * (finite.median() + 1e-12):
+        axis.set_yscale("symlog", linthresh=1.0)  # e.g. LSIF's E_Q q/p = exp(θ²) for normals
     axis.set_xlabel("θ (Q_θ = P shifted by θ along x)")
     axis.set_title(title)
     axis.legend(fontsize=7)
@@ -48,15 +54,20 @@ def _two_dimensional(figure: Any, result: LabResult) -> None:
     extent = [float(x_axis[0]), float(x_axis[-1]), float(y_axis[0]), float(y_axis[-1])]
     for log_density, cmap in ((result.log_p, "Blues"), (result.log_q, "Oranges")):
         densities.contour(result.grid.as_image(log_density.exp()).numpy(), extent=extent, cmap=cmap)
-    densities.set_title(f"P = {result.p} (blue)\nQ = {result.q} (orange)", fontsize=8)
+    title = "\n".join(textwrap.wrap(f"P = {result.p} (blue)", 60) + textwrap.wrap(f"Q = {result.q} (orange)", 60))
+    densities.set_title(title, fontsize=7)
     series = [("closed form", result.closed_form)] + [(e.name, e.values) for e in result.estimates]
+    pointwise = torch.clamp(result.estimates[0].values, -20, 20)
+    shared = pointwise[pointwise.isfinite()]
+    limits = {"vmin": float(shared.min()), "vmax": float(shared.max())} if len(shared) else {}
     for axis, (name, values) in zip_longest(images, series, fillvalue=(None, None)):
         if values is None:
             axis.set_title(f"{name}: none known" if name else "")
             axis.axis("off")
             continue
         image = axis.imshow(
-            result.grid.as_image(torch.clamp(values, -20, 20)).numpy(), origin="lower", extent=extent, aspect="auto"
+            result.grid.as_image(torch.clamp(values, -20, 20)).numpy(), origin="lower", extent=extent, aspect="auto",
+            **limits,
         )
         figure.colorbar(image, ax=axis)
         axis.set_title(f"s*(x): {name}")

@@ -64,9 +64,10 @@ def learn_discrepancy(
     jittering with the last batches.
     """
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     pilot = torch.cat([p.sample(4096, generator), q.sample(4096, generator)])
-    model = Discrepancy(p.dim, hidden, pilot.mean(0), pilot.std(0).clamp(min=1e-6), loss.domain).double()
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = Discrepancy(p.dim, hidden, pilot.mean(0), pilot.std(0).clamp(min=1e-6), loss.domain).double()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     for step in range(steps):

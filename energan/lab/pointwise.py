@@ -78,4 +78,10 @@ def _golden(loss: SeparableLoss, low: Tensor, high: Tensor, weight_real: Tensor,
         )
         high = torch.where(go_left, right, high)
         low = torch.where(go_left, low, left)
-    return (low + high) / 2
+    # The bracket is now ulps wide. At a kink (the margin's s = m) with a tiny weight on one side,
+    # the objective's slope is below float resolution, so also try the ends' float neighbours.
+    inf = torch.full_like(low, math.inf)
+    ends = torch.stack([low, (low + high) / 2, high, torch.nextafter(low, -inf), torch.nextafter(high, inf)])
+    ends = ends.clamp(*loss.domain)
+    values = pointwise_objective(loss, ends, weight_real, weight_fake)
+    return ends.gather(0, values.argmin(0, keepdim=True)).squeeze(0)
