@@ -6,6 +6,7 @@ it waits for the device.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import torch
@@ -25,8 +26,8 @@ class StepOutput:
     loss_g: Tensor
     total_d: Tensor
     total_g: Tensor
-    energy_real: Tensor
-    energy_fake: Tensor
+    energies_real: Tensor  # per sample, detached: averaged only when logged
+    energies_fake: Tensor
     regularizers: dict[str, Tensor]
 
 
@@ -39,7 +40,9 @@ class TrainStep:
         self.d_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "generator"}
         self.stream = BatchStream(parts.data.train_images, settings.batch_size, settings.seed)
-        self.autocast = torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=settings.amp == "bf16")
+        self.autocast = (
+            torch.autocast(parts.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
+        )
         self.generator, self.energy = parts.generator, parts.energy
         if settings.compile:
             self.generator, self.energy = torch.compile(parts.generator), torch.compile(parts.energy)
@@ -88,7 +91,7 @@ class TrainStep:
             loss_g=loss_g,
             total_d=total_d,
             total_g=total_g,
-            energy_real=out_real.energy.detach().float().mean(),
-            energy_fake=out_fake.energy.detach().float().mean(),
+            energies_real=out_real.energy.detach(),
+            energies_fake=out_fake.energy.detach(),
             regularizers={**reg_d, **reg_g},
         )

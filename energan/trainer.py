@@ -117,8 +117,8 @@ def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
             logs = {
                 "loss_d": out.loss_d.item(),
                 "loss_g": out.loss_g.item(),
-                "energy_real": out.energy_real.item(),
-                "energy_fake": out.energy_fake.item(),
+                "energy_real": out.energies_real.float().mean().item(),
+                "energy_fake": out.energies_fake.float().mean().item(),
                 **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
                 "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
             }
