@@ -12,6 +12,7 @@ import torch
 from energan.atomic import write_atomic
 from energan.lab.analysis import LabResult
 
+CLIP = 20.0  # s* is drawn clipped to [−CLIP, CLIP]: log q/p and q/p explode in the tails
 WIDE_RANGE = 1e3  # a panel whose largest value exceeds this × its median gets a symlog axis
 STYLES = {"closed form": ("black", "-"), "pointwise": ("tab:orange", "--"), "learned": ("tab:blue", ":")}
 
@@ -22,9 +23,12 @@ def _curves_panel(axis: Any, result: LabResult, kind: str, title: str) -> None:
             axis.plot(curve.thetas.numpy(), curve.values.numpy(), label=f"{curve.name} (min at θ={curve.argmin:+.2f})")
     axis.axvline(0.0, color="grey", linewidth=0.8)
     values = torch.cat([curve.values for curve in result.curves if curve.kind == kind])
-    finite = values[values.isfinite()].abs()
-    if len(finite) and finite.max() > WIDE_RANGE * (finite.median() + 1e-12):
-        axis.set_yscale("symlog", linthresh=1.0)  # e.g. LSIF's E_Q q/p = exp(θ²) for normals
+    finite = values[values.isfinite()]
+    if len(finite) and finite.abs().max() > WIDE_RANGE * (finite.abs().median() + 1e-12):  # e.g. LSIF's exp(θ²)
+        if finite.min() > 0:
+            axis.set_yscale("log")
+        else:
+            axis.set_yscale("symlog", linthresh=1.0)
     axis.set_xlabel("θ (Q_θ = P shifted by θ along x)")
     axis.set_title(title)
     axis.legend(fontsize=7)
@@ -41,8 +45,8 @@ def _one_dimensional(figure: Any, result: LabResult) -> None:
     for name, values in series:
         if values is not None:
             color, style = STYLES[name]
-            discrepancy.plot(x, torch.clamp(values, -20, 20).numpy(), color=color, linestyle=style, label=name)
-    discrepancy.set_title(f"optimal discrepancy s*(x), loss {result.loss_name!r}")
+            discrepancy.plot(x, torch.clamp(values, -CLIP, CLIP).numpy(), color=color, linestyle=style, label=name)
+    discrepancy.set_title(f"optimal discrepancy s*(x), loss {result.loss_name!r} (clipped to ±{CLIP:g})")
     discrepancy.legend(fontsize=7)
     _curves_panel(objectives, result, "objective", "outer loop: generator objective")
     _curves_panel(divergences, result, "divergence", "divergences of Q_θ from P")
@@ -57,7 +61,7 @@ def _two_dimensional(figure: Any, result: LabResult) -> None:
     title = "\n".join(textwrap.wrap(f"P = {result.p} (blue)", 60) + textwrap.wrap(f"Q = {result.q} (orange)", 60))
     densities.set_title(title, fontsize=7)
     series = [("closed form", result.closed_form)] + [(e.name, e.values) for e in result.estimates]
-    pointwise = torch.clamp(result.estimates[0].values, -20, 20)
+    pointwise = torch.clamp(result.estimates[0].values, -CLIP, CLIP)
     shared = pointwise[pointwise.isfinite()]
     limits = {"vmin": float(shared.min()), "vmax": float(shared.max())} if len(shared) else {}
     for axis, (name, values) in zip_longest(images, series, fillvalue=(None, None)):
@@ -66,7 +70,7 @@ def _two_dimensional(figure: Any, result: LabResult) -> None:
             axis.axis("off")
             continue
         image = axis.imshow(
-            result.grid.as_image(torch.clamp(values, -20, 20)).numpy(), origin="lower", extent=extent, aspect="auto",
+            result.grid.as_image(torch.clamp(values, -CLIP, CLIP)).numpy(), origin="lower", extent=extent, aspect="auto",
             **limits,
         )
         figure.colorbar(image, ax=axis)
