@@ -13,58 +13,39 @@ import os
 import pytest
 import torch
 
+from pullaway_checks import assert_matches_reference, special_rows, value_and_grad
+
 from energan.kernels import pullaway
 
 if os.environ.get("TRITON_INTERPRET") != "1":
     raise RuntimeError("run this module with TRITON_INTERPRET=1 set before the process starts")
 
+IMPL = "triton"
 SHAPES = [(2, 3), (3, 2), (5, 17), (17, 5), (70, 40), (40, 70), (130, 20), (20, 130)]
 
 
-def value_and_grad(codes: torch.Tensor, impl: str, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
-    leaf = codes.detach().requires_grad_()
-    value = pullaway(leaf, eps=eps, impl=impl)
-    (grad,) = torch.autograd.grad(value, leaf)
-    return value.detach(), grad
-
-
-def assert_matches_reference(codes: torch.Tensor, eps: float = 1e-8) -> None:
-    """Triton value and gradient equal the reference's (fp64: 1e-10 absolute, fp32: 1e-5 relative)."""
-    value, grad = value_and_grad(codes, "triton", eps)
-    ref, ref_grad = value_and_grad(codes, "reference", eps)
-    assert value.dtype == ref.dtype and grad.dtype == codes.dtype
-    if codes.dtype == torch.float64:
-        torch.testing.assert_close(value, ref, rtol=0, atol=1e-10)
-        torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
-    else:
-        torch.testing.assert_close(value, ref, rtol=1e-5, atol=1e-8)
-        torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-5 * (1.0 + ref_grad.abs().max().item()))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_triton_matches_reference(shape: tuple[int, int], dtype: torch.dtype) -> None:
-    assert_matches_reference(torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(0)))
+    assert_matches_reference(torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(0)), IMPL)
 
 
 @pytest.mark.parametrize("n, d", [(6, 9), (9, 6)])
 def test_special_rows(n: int, d: int) -> None:
-    codes = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    codes[1] = codes[0]
-    codes[2] = -3.0 * codes[0]
-    codes[3] = 0.0
-    codes[4] *= 1e4
-    assert_matches_reference(codes)
+    codes = special_rows(n, d)
+    assert_matches_reference(codes, IMPL)
 
 
 def test_non_contiguous_and_4d_codes() -> None:
     gen = torch.Generator().manual_seed(2)
     images = torch.randn(12, 3, 4, 5, dtype=torch.float64, generator=gen)
-    assert_matches_reference(images)
-    assert_matches_reference(images.permute(0, 3, 1, 2))
+    assert_matches_reference(images, IMPL)
+    assert_matches_reference(images.permute(0, 3, 1, 2), IMPL)
     wide = torch.randn(40, 30, dtype=torch.float64, generator=gen)
-    assert_matches_reference(wide.mT)
-    assert_matches_reference(wide[::3, ::2])
+    assert_matches_reference(wide.mT, IMPL)
+    assert_matches_reference(wide[::3, ::2], IMPL)
 
 
 def test_hand_computed_value() -> None:

@@ -14,48 +14,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from pullaway_checks import assert_matches_reference, special_rows, value_and_grad
+
 from energan.kernels import IMPLEMENTATIONS, pullaway, pullaway_reference
 
+IMPL = "fused"
 SHAPES = [(2, 1), (2, 5), (3, 3), (5, 17), (17, 5), (64, 64), (63, 65), (65, 63), (128, 8), (8, 128), (300, 20)]
 
 
-def value_and_grad(codes: torch.Tensor, impl: str, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
-    """f_PT and its gradient w.r.t. `codes` (a fresh leaf)."""
-    leaf = codes.detach().requires_grad_()
-    value = pullaway(leaf, eps=eps, impl=impl)
-    (grad,) = torch.autograd.grad(value, leaf)
-    return value.detach(), grad
-
-
-def assert_matches_reference(codes: torch.Tensor, eps: float = 1e-8) -> None:
-    """Fused value and gradient equal the reference's (fp64: 1e-10 absolute, fp32: 1e-5 relative)."""
-    fused, fused_grad = value_and_grad(codes, "fused", eps)
-    ref, ref_grad = value_and_grad(codes, "reference", eps)
-    if codes.dtype == torch.float64:
-        torch.testing.assert_close(fused, ref, rtol=0, atol=1e-10)
-        torch.testing.assert_close(fused_grad, ref_grad, rtol=0, atol=1e-10)
-    else:
-        torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-8)
-        torch.testing.assert_close(fused_grad, ref_grad, rtol=1e-4, atol=1e-5 * (1.0 + ref_grad.abs().max().item()))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_fused_matches_reference(shape: tuple[int, int], dtype: torch.dtype) -> None:
-    assert_matches_reference(torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(0)))
+    assert_matches_reference(torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(0)), IMPL)
 
 
 @pytest.mark.parametrize("n, d", [(6, 9), (9, 6)])
 def test_special_rows(n: int, d: int) -> None:
     """Duplicate rows, opposite rows, zero rows and rows of very different scale."""
-    codes = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    codes[1] = codes[0]
-    codes[2] = -3.0 * codes[0]
-    codes[3] = 0.0
-    codes[4] *= 1e4
-    codes[5] *= 1e-4
-    assert_matches_reference(codes)
-    assert_matches_reference(codes.float())
+    codes = special_rows(n, d)
+    assert_matches_reference(codes, IMPL)
+    assert_matches_reference(codes.float(), IMPL)
 
 
 @pytest.mark.parametrize("n, d", [(4, 6), (6, 4)])
@@ -68,11 +48,11 @@ def test_all_zero_codes(n: int, d: int) -> None:
 def test_non_contiguous_and_4d_codes() -> None:
     gen = torch.Generator().manual_seed(2)
     images = torch.randn(12, 3, 4, 5, dtype=torch.float64, generator=gen)
-    assert_matches_reference(images)
-    assert_matches_reference(images.permute(0, 3, 1, 2))
+    assert_matches_reference(images, IMPL)
+    assert_matches_reference(images.permute(0, 3, 1, 2), IMPL)
     wide = torch.randn(40, 30, dtype=torch.float64, generator=gen)
-    assert_matches_reference(wide.mT)
-    assert_matches_reference(wide[::3, ::2])
+    assert_matches_reference(wide.mT, IMPL)
+    assert_matches_reference(wide[::3, ::2], IMPL)
 
 
 @pytest.mark.parametrize("impl", ["auto", "fused", "reference"])
@@ -96,7 +76,7 @@ def test_gradcheck(shape: tuple[int, int], eps: float) -> None:
         codes[0] = 0.0
     codes.requires_grad_()
     assert torch.autograd.gradcheck(lambda c: pullaway(c, eps=eps, impl="fused"), (codes,))
-    assert_matches_reference(codes.detach(), eps)
+    assert_matches_reference(codes.detach(), IMPL, eps)
 
 
 def test_backward_twice_with_retained_graph() -> None:
