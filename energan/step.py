@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from energan.assemble import Parts
-from energan.components import RegularizerInputs
+from energan.components import Regularizer, RegularizerInputs
 from energan.config import TrainSettings
 from energan.data import BatchStream
 
@@ -29,6 +29,14 @@ class StepOutput:
     energies_real: Tensor  # per sample, detached: averaged only when logged
     energies_fake: Tensor
     regularizers: dict[str, Tensor]
+
+
+def regularized(
+    loss: Tensor, regularizers: dict[str, Regularizer], inputs: RegularizerInputs
+) -> tuple[dict[str, Tensor], Tensor]:
+    """Each regularizer's unweighted value, and ``loss`` + Σ weight · value."""
+    values = {name: regularizer(inputs) for name, regularizer in regularizers.items()}
+    return values, loss + sum(regularizers[name].weight * value for name, value in values.items())
 
 
 class TrainStep:
@@ -65,8 +73,7 @@ class TrainStep:
                 out_real, out_fake = self.energy(real), self.energy(fake)
                 loss_d = loss.discriminator(out_real.energy.float(), out_fake.energy.float())
                 inputs = RegularizerInputs(parts.energy, real, fake, out_real, out_fake)
-                reg_d = {name: reg(inputs) for name, reg in self.d_regularizers.items()}
-                total_d = loss_d + sum(self.d_regularizers[n].weight * v for n, v in reg_d.items())
+                reg_d, total_d = regularized(loss_d, self.d_regularizers, inputs)
             parts.optimizer_d.zero_grad(set_to_none=True)
             total_d.backward()
             parts.optimizer_d.step()
@@ -78,8 +85,7 @@ class TrainStep:
             out_fake_g = self.energy(fake)
             loss_g = loss.generator(out_fake_g.energy.float())
             inputs = RegularizerInputs(parts.energy, None, fake, None, out_fake_g)
-            reg_g = {name: reg(inputs) for name, reg in self.g_regularizers.items()}
-            total_g = loss_g + sum(self.g_regularizers[n].weight * v for n, v in reg_g.items())
+            reg_g, total_g = regularized(loss_g, self.g_regularizers, inputs)
         parts.optimizer_g.zero_grad(set_to_none=True)
         total_g.backward()
         parts.optimizer_g.step()
