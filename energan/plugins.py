@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "pullaway",
     "generators",
     "digits",
+    "mixtures",
     "inception",
     "progress",
     "jsonl",

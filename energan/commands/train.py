@@ -15,6 +15,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--energy", help="energy name (default autoencoder)")
     parser.add_argument("--loss", help="loss name (default margin)")
     parser.add_argument("--reg", action="append", metavar="NAME", help="regularizer name; repeatable; 'none' for none")
+    parser.add_argument(
+        "--metric", action="append", metavar="NAME",
+        help="metric name (default inception_score); repeatable; 'none' for none; e.g. mode_coverage for grid25",
+    )
     parser.add_argument("--generator", help="generator name (default mlp)")
     parser.add_argument("--data", help="dataset name (default digits, embedded)")
     parser.add_argument("--data-dir", help="directory holding the dataset's files")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from energan.trainer import train
 
     if args.resume:
-        if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.generator, args.data)):
+        if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.metric, args.generator, args.data)):
             raise ConfigError("--resume continues a run with its saved config; only --steps, --device and --set may change")
         raw = read_toml(args.resume / "config.toml") if args.resume.is_dir() else {}
         if not raw:
@@ -63,10 +67,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         raw = read_toml(args.config) if args.config else {}
     raw = apply_overrides(_switch_components(raw, args), _flag_overrides(args) + args.overrides)
-    if args.reg:
-        names = [name for name in args.reg if name != "none"]
-        previous = raw.get("reg", {})
-        raw["reg"] = {name: previous.get(name, {}) for name in names}
+    for table, chosen in (("reg", args.reg), ("metrics", args.metric)):
+        if chosen:  # the named tables, keeping parameters a config file or --set gave them
+            previous = raw.get(table, {})
+            raw[table] = {name: previous.get(name, {}) for name in chosen if name != "none"}
     config = TrainConfig.from_dict(raw)
     result = train(config, plugins=args.loaded_plugins, resume=args.resume)
     print(f"{result.status}: {result.directory} at step {result.step}")

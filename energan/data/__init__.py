@@ -13,6 +13,8 @@ class ImageData:
     """A dataset: train (and optionally test) images [N, C, H, W] in [-1, 1], with labels if any.
 
     ``key`` identifies the data for caches (e.g. the classifier behind the Inception Score).
+    Synthetic mixtures also give their ``modes`` [K, D] and per-coordinate ``mode_std`` (in data
+    units), which the mode-coverage metric scores against.
     """
 
     key: str
@@ -21,6 +23,8 @@ class ImageData:
     test_images: Tensor | None = None
     test_labels: Tensor | None = None
     num_classes: int | None = None
+    modes: Tensor | None = None
+    mode_std: float | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
