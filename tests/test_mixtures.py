@@ -98,3 +98,13 @@ def test_metric_none_trains_without_metrics(cli, tmp_path: Path) -> None:
     assert all(not math.isnan(r["loss_d"]) for r in records if r["kind"] == "train")
     assert [set(r) for r in records if r["kind"] == "eval"] == [{"step", "time", "kind"}]  # no metric values
     assert (tmp_path / "r" / "samples" / "step-0000004.png").exists()  # the final scatter plot still
+
+
+@pytest.mark.parametrize("family", [[], ["--reg", "none"], ["--loss", "logistic", "--energy", "mlp", "--reg", "none"]],
+                         ids=["ebgan-pt", "ebgan", "gan"])
+def test_grid25_example_config_runs(cli, tmp_path: Path, family: list[str]) -> None:
+    config = Path(__file__).parents[1] / "examples" / "configs" / "grid25.toml"
+    code, _, err = cli("train", "--config", config, *family, "--steps", "3", "--name", "x", "--set", f"runs_dir={tmp_path}",
+                       "--set", "data.points=500", "--set", "metrics.mode_coverage.samples=100", "--device", "cpu")
+    assert code == 0, err
+    assert '"modes_covered"' in (tmp_path / "x" / "metrics.jsonl").read_text()
