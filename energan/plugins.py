@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "generators",
     "digits",
     "mixtures",
+    "mnist",
     "inception",
     "progress",
     "jsonl",
