@@ -108,3 +108,16 @@ def test_grid25_example_config_runs(cli, tmp_path: Path, family: list[str]) -> N
                        "--set", "data.points=500", "--set", "metrics.mode_coverage.samples=100", "--device", "cpu")
     assert code == 0, err
     assert '"modes_covered"' in (tmp_path / "x" / "metrics.jsonl").read_text()
+
+
+def test_evaluate_with_another_metric_appends_to_the_metrics_log(cli, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--data", "ring8", "--metric", "none", "--steps", "4", "--name", "r",
+                       "--set", f"runs_dir={tmp_path}", "--set", "data.points=300", "--device", "cpu")
+    assert code == 0, err
+    code, out, err = cli("evaluate", tmp_path / "r", "--metric", "mode_coverage")
+    assert code == 0, err
+    assert "modes_covered" in out and "high_quality_share" in out
+    last = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["kind"] == "evaluate" and last["modes_total"] == 8
+    code, _, err = cli("evaluate", tmp_path / "r", "--metric", "mode_coverag")
+    assert code == 1 and "unknown metric 'mode_coverag'" in err and "mode_coverage" in err

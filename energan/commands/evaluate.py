@@ -12,6 +12,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="score a run with its metrics (Inception Score, ...)")
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="run directory, e.g. runs/NAME")
     parser.add_argument("--checkpoint", default="last", help="last, best or a checkpoint path")
+    parser.add_argument(
+        "--metric", action="append", metavar="NAME",
+        help="score with this metric (default parameters) instead of the run's own; repeatable",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -22,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from energan.restore import open_run
 
     loaded, metrics = open_run(args.run_dir, args.loaded_plugins, args.checkpoint)
+    if args.metric:
+        registry = args.loaded_plugins.registries.metrics
+        metrics = {name: registry.get(name).build({}) for name in args.metric}
     values: dict[str, float] = {}
     for metric in metrics.values():
         values.update(metric.evaluate(loaded.sample, loaded.data))
