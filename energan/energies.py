@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import torch
 from einops import rearrange, reduce
 from torch import Tensor, nn
 
 from energan.components import Energy, EnergyOutput
+from energan.errors import ConfigError
 from energan.nets.conv import conv_decoder, conv_encoder
 from energan.nets.mlp import mlp
 
@@ -56,6 +58,38 @@ def conv_autoencoder(shape: tuple[int, int, int], width: int, code_dim: int, bat
         conv_encoder(channels, side, width, code_dim, batch_norm),
         conv_decoder(code_dim, channels, side, width, batch_norm),
     )
+
+
+class TimmEncoder(nn.Module):
+    """A timm backbone (``features_only``, random init) whose last feature map is flattened to the code."""
+
+    def __init__(self, backbone: nn.Module, feature_size: int, code_dim: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.project = nn.Sequential(nn.Flatten(), nn.Linear(feature_size, code_dim), nn.ReLU())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.project(self.backbone(x)[-1])
+
+
+def timm_autoencoder(
+    shape: tuple[int, int, int], model_name: str, width: int, code_dim: int, batch_norm: bool
+) -> tuple[nn.Module, nn.Module]:
+    """Encoder: any timm model with ``features_only`` (no pretrained weights); decoder: the conv one."""
+    import timm
+
+    channels, side, _ = shape
+    if not timm.is_model(model_name):
+        raise ConfigError(f"unknown timm model {model_name!r}; any name from timm.list_models(), e.g. resnet18, efficientnet_b0")
+    try:
+        backbone = timm.create_model(model_name, pretrained=False, features_only=True, in_chans=channels, out_indices=(-1,))
+        with torch.no_grad():
+            feature_size = backbone(torch.zeros(2, channels, side, side))[-1][0].numel()
+    except Exception as error:  # timm raises assorted errors for models that cannot do this
+        raise ConfigError(
+            f"timm model {model_name!r} cannot encode {channels}×{side}×{side} images with features_only: {error}"
+        ) from None
+    return TimmEncoder(backbone, feature_size, code_dim), conv_decoder(code_dim, channels, side, width, batch_norm)
 
 
 class LogitEnergy(Energy):

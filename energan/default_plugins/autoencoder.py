@@ -11,14 +11,15 @@ from energan.params import param
 
 @dataclass(frozen=True)
 class AutoEncoderParams:
-    body: str = param("mlp", "encoder/decoder body", choices=("mlp", "conv"))
+    body: str = param("mlp", "encoder/decoder body (timm: a timm backbone encoder, conv decoder)", choices=("mlp", "conv", "timm"))
     distance: str = param("mse", "per-sample reconstruction error", choices=("mse", "l1"))
     n_layers: int = param(2, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
     size: int = param(256, "mlp: hidden and code width (paper's sizeD)", low=1)
     dropout: float = param(0.0, "mlp: dropout on hidden layers (paper's dropoutD)", low=0.0, high=0.9)
     batch_norm: bool = param(False, "batch-norm on hidden layers")
     width: int = param(32, "conv: channels of the first stage (doubling per stage)", low=1)
-    code_dim: int = param(64, "conv: width of the linear bottleneck (the code)", low=1)
+    code_dim: int = param(64, "conv, timm: width of the linear bottleneck (the code)", low=1)
+    timm_model: str = param("resnet18", "timm: any timm.create_model name that supports features_only (random init)")
 
 
 def build_autoencoder(
@@ -31,14 +32,17 @@ def build_autoencoder(
     batch_norm: bool,
     width: int,
     code_dim: int,
+    timm_model: str,
 ) -> Any:
     """D(x) = reconstruction error of an auto-encoder; exposes the encoder code."""
-    from energan.energies import AutoEncoderEnergy, conv_autoencoder, mlp_autoencoder
+    from energan.energies import AutoEncoderEnergy, conv_autoencoder, mlp_autoencoder, timm_autoencoder
 
     if body == "mlp":
         encoder, decoder = mlp_autoencoder(shape, n_layers, size, dropout, batch_norm)
-    else:
+    elif body == "conv":
         encoder, decoder = conv_autoencoder(shape, width, code_dim, batch_norm)
+    else:
+        encoder, decoder = timm_autoencoder(shape, timm_model, width, code_dim, batch_norm)
     return AutoEncoderEnergy(encoder, decoder, distance)
 
 
