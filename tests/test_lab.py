@@ -77,6 +77,8 @@ def test_parsed_densities_have_the_stated_parameters() -> None:
     ("normal([0, 0], [1])", "mean has 2 coordinates but std has 1"),
     ("mixture(normal(0, 1), normal(1, 1), weights=[0.5, 0.6])", "sum to 1"),
     ("normal(0, 1", "not an expression"),
+    ("normal([[0, 1]], [[1, 1]])", "not a number or a flat list"),
+    ("normal(['a'], [1])", "not a number or a flat list"),
     ("__import__('os')", "unknown distribution '__import__'"),
 ])
 def test_bad_density_specs_get_one_line_errors(spec: str, message: str) -> None:
@@ -108,14 +110,22 @@ def test_margin_optimum_is_zero_or_m_and_never_in_between() -> None:
                      | torch.isclose(numeric[away], torch.tensor(0.7, dtype=torch.float64), atol=1e-9))
 
 
-def test_an_unbounded_pointwise_objective_gives_nan() -> None:
+def test_an_unbounded_pointwise_objective_gives_minus_infinity() -> None:
     """Margin without its s ≥ 0 domain: where q < p, p·s + q[m − s]⁺ decreases without bound."""
 
     class UnconstrainedMargin(MarginLoss):
         domain = (-math.inf, math.inf)
 
-    numeric = optimal_discrepancy_numeric(UnconstrainedMargin(1.0), torch.tensor([0.2, 0.6]), torch.tensor([0.6, 0.2]))
-    assert numeric[0].item() == pytest.approx(1.0) and math.isnan(numeric[1].item())
+    numeric = optimal_discrepancy_numeric(
+        UnconstrainedMargin(1.0), torch.tensor([0.2, 0.6, 0.0]), torch.tensor([0.6, 0.2, 0.0])
+    )
+    assert numeric[0].item() == pytest.approx(1.0) and numeric[1].item() == -math.inf and math.isnan(numeric[2].item())
+
+
+def test_an_optimum_at_infinity_is_infinite() -> None:
+    """Where p = 0 the logistic optimum log q/p is +∞: the search says so instead of a finite value."""
+    numeric = optimal_discrepancy_numeric(LogisticLoss("non-saturating"), torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]))
+    assert numeric.tolist() == [math.inf, -math.inf]
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -176,16 +186,34 @@ def test_outer_curves_match_hand_derived_values(unit_normal_grid) -> None:
     assert torch.allclose(_curve(lsif, "Renyi-2(Q||P)").values, THETAS**2, atol=1e-4)
 
 
-def test_saturating_generator_gradient_fades_far_from_p(unit_normal_grid) -> None:
-    """The saturating f's slope peaks and then decays with θ; the non-saturating one keeps growing."""
+def test_generator_gradients_hold_the_discriminator_fixed(unit_normal_grid) -> None:
+    """With s* frozen: LSIF's gradient is ½ dV/dθ (V = e^{θ²}); the saturating f's gradient fades far
+    from P while the non-saturating one keeps growing (Goodfellow et al.'s argument)."""
     p, grid = unit_normal_grid
+    lsif = _curve(outer_curves(LSIFLoss(), p, grid, THETAS), "E_Q f(s*)")
+    assert torch.allclose(lsif.gradients, THETAS * torch.exp(THETAS**2), rtol=1e-3, atol=1e-6)  # ½ · 2θ e^{θ²}
     curves = outer_curves(LogisticLoss("non-saturating"), p, grid, THETAS)
-    slopes = {
-        name: torch.diff(_curve(curves, f"E_Q f(s*) [{name}]").values) / 0.15 for name in ("saturating", "non-saturating")
-    }
-    saturating, non_saturating = slopes["saturating"][20:], slopes["non-saturating"][20:]  # θ > 0
-    assert saturating[-1] < 0.8 * saturating.max() and saturating[-1] < 0.1 * non_saturating[-1]
+    saturating = _curve(curves, "E_Q f(s*) [saturating]").gradients[20:]  # θ ≥ 0
+    non_saturating = _curve(curves, "E_Q f(s*) [non-saturating]").gradients[20:]
+    assert saturating[0].abs() < 1e-9 and non_saturating[0].abs() < 1e-9  # Q = P: no gradient
+    assert (torch.diff(saturating[-6:]) < 0).all() and saturating[-1] < 0.7 * saturating.max()  # past its peak
+    assert saturating[-1] < 0.15 * non_saturating[-1]
     assert (torch.diff(non_saturating) > 0).all()
+
+
+def test_far_tails_do_not_underflow_into_inf_or_nan() -> None:
+    p = parse_density("normal(0, 1)")
+    grid = grid_around([p], 801, pad=torch.tensor([40.0], dtype=torch.float64))  # p underflows beyond |x| ≈ 38.6
+    for loss in (LogisticLoss("non-saturating"), LSIFLoss(), MarginLoss(0.5)):
+        curves = outer_curves(loss, p, grid, torch.tensor([0.0, 6.0], dtype=torch.float64))
+        assert all(torch.isfinite(curve.values).all() for curve in curves), type(loss).__name__
+
+
+def test_as_image_puts_x_on_columns_and_y_on_rows() -> None:
+    grid = grid_around([parse_density("uniform([0, 10], [1, 12])")], 16)
+    image = grid.as_image(grid.points[:, 0] + 100 * grid.points[:, 1])
+    x_axis, y_axis = grid.axes
+    assert image[3, 5] == x_axis[5] + 100 * y_axis[3]
 
 
 # --- whole analyses, third-party losses and the CLI ------------------------------------------
@@ -231,8 +259,10 @@ def test_lab_command_in_two_dimensions_with_tables(cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--loss", "hinge"], "unknown loss 'hinge'"),
-    (["--set", "margin=-1"], "margin"),
-    (["--set", "radius=2"], "radius"),
+    (["--set", "margin=-1"], "margin: -1.0 is outside the valid range"),
+    (["--set", "radius=2"], "has no parameter 'radius'"),
+    (["-o", "lab.xyz"], "unknown figure format 'xyz'"),
+    (["--theta-max", "inf"], "--theta-max inf"),
     (["--p", "normal(0, 0)"], "std must be > 0"),
     (["--p", "normal([0, 0], [1, 1])"], "P is 2-D but Q is 1-D"),
     (["--resolution", "3"], "--resolution 3"),
@@ -243,3 +273,13 @@ def test_lab_command_errors_name_the_bad_value(cli, tmp_path: Path, args: list[s
     code, _, err = cli("lab", "-o", tmp_path / "x.png", "--learn-steps", "0", *args)
     assert code == 1 and message in err, err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_json_summary_is_strict_json_even_with_infinite_divergences(cli, tmp_path: Path) -> None:
+    """A uniform P gives KL(Q‖P) = ∞ for every shift: the JSON says null, not Infinity or NaN."""
+    code, out, err = cli("lab", "--loss", "logistic", "--p", "uniform(-1, 1)", "--q", "normal(0, 0.5)", "--json",
+                         "-o", tmp_path / "u.png", "--learn-steps", "0", "--resolution", "201", "--theta-max", "1")
+    assert code == 0, err
+    digest = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+    assert digest["outer"]["KL(Q||P)"]["gradient_at_edge"] is None
+    assert digest["estimates"]["pointwise"]["max_abs_error"] < 1e-6

@@ -49,14 +49,22 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def _check(args: argparse.Namespace) -> None:
+    import math
+
+    from matplotlib.backend_bases import FigureCanvasBase
+
     from energan.errors import ConfigError
 
     if args.resolution is not None and args.resolution < 16:
         raise ConfigError(f"--resolution {args.resolution}: need at least 16 grid points per axis")
     if args.learn_steps < 0:
         raise ConfigError(f"--learn-steps {args.learn_steps}: must be ≥ 0 (0 skips the learned estimate)")
-    if not args.theta_max > 0:
-        raise ConfigError(f"--theta-max {args.theta_max}: must be > 0")
+    if not (math.isfinite(args.theta_max) and args.theta_max > 0):
+        raise ConfigError(f"--theta-max {args.theta_max}: must be a finite number > 0")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = args.output.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise ConfigError(f"-o {args.output}: unknown figure format {suffix or '(none)'!r}; valid: {', '.join(sorted(formats))}")
 
 
 def _fmt(value: float | None) -> str:
@@ -75,14 +83,14 @@ def _print_tables(digest: dict[str, Any]) -> None:
     for column in ("estimate", "max |error| vs closed form", "grid points compared"):
         estimates.add_column(column, justify="left" if column == "estimate" else "right")
     for name, values in digest["estimates"].items():
-        error = values["max_abs_error"] if digest["closed_form"] else None
-        estimates.add_row(name, _fmt(error) if digest["closed_form"] else "no closed form", str(values["points_compared"]))
+        error = _fmt(values["max_abs_error"]) if digest["closed_form"] else "no closed form"
+        estimates.add_row(name, error, str(values["points_compared"]))
     console.print(estimates)
     outer = Table(title="outer loop over Q_θ = P shifted by θ")
-    for column in ("curve", "kind", "argmin θ", "min", "|slope| at θ max"):
+    for column in ("curve", "kind", "argmin θ", "min", "|gradient| at θ max"):
         outer.add_column(column, justify="left" if column in ("curve", "kind") else "right")
     for name, values in digest["outer"].items():
-        outer.add_row(escape(name), values["kind"], f"{values['argmin_theta']:+.2f}", _fmt(values["min"]), _fmt(values["slope_at_edge"]))
+        outer.add_row(escape(name), values["kind"], f"{values['argmin_theta']:+.2f}", _fmt(values["min"]), _fmt(values["gradient_at_edge"]))
     console.print(outer)
 
 
@@ -106,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     save_figure(result, args.output)
     digest = summary(result)
     if args.json:
-        print(json.dumps(digest, indent=2))
+        print(json.dumps(digest, indent=2, allow_nan=False))
     else:
         _print_tables(digest)
         print(f"wrote {args.output}")

@@ -30,10 +30,7 @@ def save_grid(images: Any, path: Path) -> None:
 
 def save_scatter(samples: Any, data: Any, path: Path) -> None:
     """Scatter 2-D samples (red) over the training points (grey) and the modes (black crosses)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no global backend
 
     from energan.atomic import write_atomic
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from energan.lab.densities import Density
 from energan.lab.grid import Grid, grid_around
 from energan.lab.learned import learn_discrepancy
 from energan.lab.outer import Curve, outer_curves
-from energan.lab.pointwise import optimal_discrepancy_numeric
+from energan.lab.pointwise import optimal_discrepancy_numeric, relative_densities
 
 AWAY_FROM_EQUAL = 0.1  # errors are measured where |log q/p| ≥ this (the optimum jumps at q = p)
 POINTWISE_FLOOR = 1e-3  # ... and where p and q are both ≥ this fraction of their maximum
@@ -58,7 +59,8 @@ def as_separable(loss: Loss, name: str) -> SeparableLoss:
 
 def comparison_region(log_p: Tensor, log_q: Tensor, floor: float) -> Tensor:
     """Where both densities are ≥ ``floor`` × their maximum and |log q/p| ≥ AWAY_FROM_EQUAL."""
-    dense = (log_p >= log_p.max() + torch.log(torch.tensor(floor))) & (log_q >= log_q.max() + torch.log(torch.tensor(floor)))
+    log_floor = math.log(floor)
+    dense = (log_p >= log_p.max() + log_floor) & (log_q >= log_q.max() + log_floor)
     return dense & ((log_q - log_p).abs() >= AWAY_FROM_EQUAL)
 
 
@@ -93,16 +95,18 @@ def analyse(
     resolution = resolution or DEFAULT_RESOLUTION[p.dim]
     grid = grid_around([p, q], resolution)
     log_p, log_q = p.log_prob(grid.points), q.log_prob(grid.points)
-    density_p, density_q = log_p.exp(), log_q.exp()
-    closed = separable.optimal_discrepancy(density_p, density_q)
+    relative_p, relative_q = relative_densities(log_p, log_q)
+    closed = separable.optimal_discrepancy(relative_p, relative_q)
     estimates: list[Estimate] = []
-    numeric = optimal_discrepancy_numeric(separable, density_p, density_q)
-    estimates.append(Estimate("pointwise", numeric, *_error(numeric, closed, comparison_region(log_p, log_q, POINTWISE_FLOOR))))
+    numeric = optimal_discrepancy_numeric(separable, relative_p, relative_q)
+    pointwise_region = comparison_region(log_p, log_q, POINTWISE_FLOOR)
+    estimates.append(Estimate("pointwise", numeric, *_error(numeric, closed, pointwise_region)))
     if learn_steps > 0:
         model = learn_discrepancy(separable, p, q, steps=learn_steps, seed=seed, on_step=on_learn_step)
         with torch.no_grad():
             learned = model(grid.points)
-        estimates.append(Estimate("learned", learned, *_error(learned, closed, comparison_region(log_p, log_q, LEARNED_FLOOR))))
+        learned_region = comparison_region(log_p, log_q, LEARNED_FLOOR)
+        estimates.append(Estimate("learned", learned, *_error(learned, closed, learned_region)))
     half = max(1, theta_count // 2)
     thetas = torch.arange(-half, half + 1, dtype=torch.float64) * (theta_max / half)  # θ = 0 exactly: Q = P
     pad = torch.zeros(p.dim, dtype=torch.float64)
@@ -112,8 +116,14 @@ def analyse(
     return LabResult(loss_name, p, q, grid, log_p, log_q, closed, estimates, curves)
 
 
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def summary(result: LabResult) -> dict[str, Any]:
-    """A JSON-ready digest: the errors per estimate and, per curve, its argmin and edge slope."""
+    """A JSON-ready digest (non-finite numbers become None): errors per estimate; per curve its
+    argmin, minimum and |gradient| at the largest θ (the generator's, for objectives).
+    """
     return {
         "loss": result.loss_name,
         "p": str(result.p),
@@ -123,8 +133,12 @@ def summary(result: LabResult) -> dict[str, Any]:
             e.name: {"max_abs_error": e.max_abs_error, "points_compared": e.points_compared} for e in result.estimates
         },
         "outer": {
-            c.name: {"kind": c.kind, "argmin_theta": c.argmin, "min": float(c.values.nan_to_num(nan=float("inf")).min()),
-                     "slope_at_edge": c.slope_at_edge()}
-            for c in result.curves
+            curve.name: {
+                "kind": curve.kind,
+                "argmin_theta": curve.argmin,
+                "min": _finite_or_none(float(curve.values.nan_to_num(nan=math.inf).min())),
+                "gradient_at_edge": _finite_or_none(curve.gradient_at_edge()),
+            }
+            for curve in result.curves
         },
     }

@@ -182,9 +182,10 @@ def _literal(node: ast.expr, spec: str) -> Tensor:
         value = ast.literal_eval(node)
     except ValueError:
         raise ConfigError(f"density {spec!r}: {ast.unparse(node)!r} is not a number or a list of numbers") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
-        raise ConfigError(f"density {spec!r}: {ast.unparse(node)!r} is not a number or a list of numbers")
-    return _vector(value)
+    numbers = value if isinstance(value, (list, tuple)) else [value]
+    if not numbers or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+        raise ConfigError(f"density {spec!r}: {ast.unparse(node)!r} is not a number or a flat list of numbers")
+    return _vector(list(numbers))
 
 
 def _build(node: ast.expr, spec: str) -> Density:

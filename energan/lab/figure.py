@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from energan.atomic import write_atomic
 from energan.lab.analysis import LabResult
@@ -17,26 +18,39 @@ WIDE_RANGE = 1e3  # a panel whose largest value exceeds this × its median gets 
 STYLES = {"closed form": ("black", "-"), "pointwise": ("tab:orange", "--"), "learned": ("tab:blue", ":")}
 
 
-def _curves_panel(axis: Any, result: LabResult, kind: str, title: str) -> None:
-    for curve in result.curves:
-        if curve.kind == kind:
-            axis.plot(curve.thetas.numpy(), curve.values.numpy(), label=f"{curve.name} (min at θ={curve.argmin:+.2f})")
-    axis.axvline(0.0, color="grey", linewidth=0.8)
-    values = torch.cat([curve.values for curve in result.curves if curve.kind == kind])
+def _scale_for(axis: Any, values: Tensor) -> None:
+    """A log (or symlog) axis when the values span orders of magnitude (e.g. LSIF's exp(θ²))."""
     finite = values[values.isfinite()]
-    if len(finite) and finite.abs().max() > WIDE_RANGE * (finite.abs().median() + 1e-12):  # e.g. LSIF's exp(θ²)
+    if len(finite) and finite.abs().max() > WIDE_RANGE * (finite.abs().median() + 1e-12):
         if finite.min() > 0:
             axis.set_yscale("log")
         else:
             axis.set_yscale("symlog", linthresh=1.0)
+
+
+def _curves_panel(axis: Any, result: LabResult, kind: str, title: str, gradients: bool = False) -> None:
+    curves = [curve for curve in result.curves if curve.kind == kind]
+    for curve in curves:
+        values = curve.gradients.abs() if gradients and curve.gradients is not None else curve.values
+        label = curve.name if gradients else f"{curve.name} (min at θ={curve.argmin:+.2f})"
+        axis.plot(curve.thetas.numpy(), values.numpy(), label=label)
+    axis.axvline(0.0, color="grey", linewidth=0.8)
+    _scale_for(axis, torch.cat([c.gradients.abs() if gradients else c.values for c in curves]))
     axis.set_xlabel("θ (Q_θ = P shifted by θ along x)")
     axis.set_title(title)
     axis.legend(fontsize=7)
 
 
+def _outer_panels(objectives: Any, gradients: Any, divergences: Any, result: LabResult) -> None:
+    _curves_panel(objectives, result, "objective", "outer loop: generator objective E_Q f(s*)")
+    _curves_panel(gradients, result, "objective", "|generator gradient| (s* held fixed)", gradients=True)
+    _curves_panel(divergences, result, "divergence", "divergences of Q_θ from P")
+
+
 def _one_dimensional(figure: Any, result: LabResult) -> None:
     x = result.grid.points[:, 0].numpy()
-    densities, discrepancy, objectives, divergences = figure.subplots(2, 2).flat
+    panels = figure.subplot_mosaic([["densities", "s*", "s*"], ["objectives", "gradients", "divergences"]])
+    densities, discrepancy = panels["densities"], panels["s*"]
     densities.plot(x, result.log_p.exp().numpy(), label=f"P = {result.p}")
     densities.plot(x, result.log_q.exp().numpy(), label=f"Q = {result.q}")
     densities.set_title("densities")
@@ -48,16 +62,17 @@ def _one_dimensional(figure: Any, result: LabResult) -> None:
             discrepancy.plot(x, torch.clamp(values, -CLIP, CLIP).numpy(), color=color, linestyle=style, label=name)
     discrepancy.set_title(f"optimal discrepancy s*(x), loss {result.loss_name!r} (clipped to ±{CLIP:g})")
     discrepancy.legend(fontsize=7)
-    _curves_panel(objectives, result, "objective", "outer loop: generator objective")
-    _curves_panel(divergences, result, "divergence", "divergences of Q_θ from P")
+    _outer_panels(panels["objectives"], panels["gradients"], panels["divergences"], result)
 
 
 def _two_dimensional(figure: Any, result: LabResult) -> None:
-    densities, *images, objectives, divergences = figure.subplots(2, 3).flat
+    densities, *images, objectives, gradients, divergences, unused = figure.subplots(2, 4).flat
+    unused.axis("off")
     x_axis, y_axis = result.grid.axes
-    extent = [float(x_axis[0]), float(x_axis[-1]), float(y_axis[0]), float(y_axis[-1])]
+    half_x, half_y = float(x_axis[1] - x_axis[0]) / 2, float(y_axis[1] - y_axis[0]) / 2  # pixels centred on points
+    extent = [float(x_axis[0]) - half_x, float(x_axis[-1]) + half_x, float(y_axis[0]) - half_y, float(y_axis[-1]) + half_y]
     for log_density, cmap in ((result.log_p, "Blues"), (result.log_q, "Oranges")):
-        densities.contour(result.grid.as_image(log_density.exp()).numpy(), extent=extent, cmap=cmap)
+        densities.contour(x_axis.numpy(), y_axis.numpy(), result.grid.as_image(log_density.exp()).numpy(), cmap=cmap)
     title = "\n".join(textwrap.wrap(f"P = {result.p} (blue)", 60) + textwrap.wrap(f"Q = {result.q} (orange)", 60))
     densities.set_title(title, fontsize=7)
     series = [("closed form", result.closed_form)] + [(e.name, e.values) for e in result.estimates]
@@ -75,18 +90,14 @@ def _two_dimensional(figure: Any, result: LabResult) -> None:
         )
         figure.colorbar(image, ax=axis)
         axis.set_title(f"s*(x): {name}")
-    _curves_panel(objectives, result, "objective", "outer loop: generator objective")
-    _curves_panel(divergences, result, "divergence", "divergences of Q_θ from P")
+    _outer_panels(objectives, gradients, divergences, result)
 
 
 def save_figure(result: LabResult, path: Path) -> None:
     """Write the figure (format from the suffix, e.g. .png or .pdf) atomically."""
-    import matplotlib
+    from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no global backend
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(12, 8) if result.p.dim == 1 else (15, 8), layout="constrained")
+    figure = Figure(figsize=(15, 8) if result.p.dim == 1 else (19, 8), layout="constrained")
     (_one_dimensional if result.p.dim == 1 else _two_dimensional)(figure, result)
     image_format = path.suffix.lstrip(".").lower() or "png"
     write_atomic(path, lambda stream: figure.savefig(stream, dpi=120, format=image_format))

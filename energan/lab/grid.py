@@ -13,7 +13,7 @@ from energan.lab.densities import Density
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
-    """Points of a regular 1-D or 2-D grid; ``integrate`` is the midpoint rule on it."""
+    """Points of a regular 1-D or 2-D grid (ends included); ``integrate`` is a Riemann sum on it."""
 
     axes: tuple[Tensor, ...]
     points: Tensor  # [G, dim]

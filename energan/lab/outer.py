@@ -8,6 +8,7 @@ generator minimise. The classical divergences of Q_θ from P are computed on the
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -15,24 +16,37 @@ from torch import Tensor
 from energan.components import SeparableLoss
 from energan.lab.densities import Density
 from energan.lab.grid import Grid
-from energan.lab.pointwise import optimal_discrepancy_numeric
+from energan.lab.pointwise import optimal_discrepancy_numeric, relative_densities
+
+GRADIENT_STEP = 0.01  # central-difference step for the generator's gradient, × the θ spacing
 
 
 @dataclasses.dataclass(frozen=True)
 class Curve:
-    """One function of θ: a generator objective ("objective") or a divergence ("divergence")."""
+    """One function of θ: a generator objective ("objective") or a divergence ("divergence").
+
+    For objectives, ``gradients`` holds what the generator's update really follows: ∂/∂θ of
+    E_{Q_θ} f(s) with the discriminator held at its optimum s*_θ (not the slope of the curve,
+    which would also differentiate through s*).
+    """
 
     name: str
-    kind: str
+    kind: Literal["objective", "divergence"]
     thetas: Tensor
     values: Tensor
+    gradients: Tensor | None = None
 
     @property
     def argmin(self) -> float:
         return float(self.thetas[self.values.nan_to_num(nan=float("inf")).argmin()])
 
-    def slope_at_edge(self) -> float:
-        """|dV/dθ| at the largest θ: near zero means the gradient vanishes when Q is far from P."""
+    def gradient_at_edge(self) -> float:
+        """|gradient| at the largest θ (near zero: it vanishes when Q is far from P).
+
+        The generator's gradient for objectives, the curve's own slope for divergences.
+        """
+        if self.gradients is not None:
+            return float(self.gradients[-1].abs())
         return float(((self.values[-1] - self.values[-2]) / (self.thetas[-1] - self.thetas[-2])).abs())
 
 
@@ -40,8 +54,9 @@ def _objective_name(generator: str) -> str:
     return "E_Q f(s*)" if generator == "f" else f"E_Q f(s*) [{generator}]"
 
 
-def solve_inner(loss: SeparableLoss, p: Tensor, q: Tensor) -> Tensor:
+def solve_inner(loss: SeparableLoss, log_p: Tensor, log_q: Tensor) -> Tensor:
     """s* on the grid: the loss's closed form if it has one, else the numerical pointwise optimum."""
+    p, q = relative_densities(log_p, log_q)
     closed = loss.optimal_discrepancy(p, q)
     return closed if closed is not None else optimal_discrepancy_numeric(loss, p, q)
 
@@ -64,20 +79,29 @@ def divergences(grid: Grid, log_p: Tensor, log_q: Tensor) -> dict[str, Tensor]:
 
 
 def outer_curves(loss: SeparableLoss, p: Density, grid: Grid, thetas: Tensor) -> list[Curve]:
-    """E_{Q_θ} f(s*_θ) for every f the loss offers, and the divergences, for each θ."""
+    """E_{Q_θ} f(s*_θ) and the generator's gradient for every f the loss offers, and the divergences."""
     direction = torch.zeros(p.dim, dtype=torch.float64)
     direction[0] = 1.0
+    step = GRADIENT_STEP * float(thetas.diff().abs().min()) if len(thetas) > 1 else GRADIENT_STEP
     log_p = p.log_prob(grid.points)
-    objectives: dict[str, list[Tensor]] = {_objective_name(name): [] for name in loss.generator_penalties()}
+    penalties = loss.generator_penalties()
+    objectives: dict[str, list[Tensor]] = {name: [] for name in penalties}
+    gradients: dict[str, list[Tensor]] = {name: [] for name in penalties}
     reference: dict[str, list[Tensor]] = {}
     for theta in thetas:
         log_q = p.shifted(theta * direction).log_prob(grid.points)
         q = log_q.exp()
-        s_star = solve_inner(loss, log_p.exp(), q)
-        for name, f in loss.generator_penalties().items():
-            objectives[_objective_name(name)].append(_expect(grid, q, f(s_star)))
+        q_ahead = p.shifted((theta + step) * direction).prob(grid.points)
+        q_behind = p.shifted((theta - step) * direction).prob(grid.points)
+        s_star = solve_inner(loss, log_p, log_q)
+        for name, f in penalties.items():
+            values = f(s_star)
+            objectives[name].append(_expect(grid, q, values))
+            gradients[name].append((_expect(grid, q_ahead, values) - _expect(grid, q_behind, values)) / (2 * step))
         for name, value in divergences(grid, log_p, log_q).items():
             reference.setdefault(name, []).append(value)
-    return [Curve(name, "objective", thetas, torch.stack(values)) for name, values in objectives.items()] + [
-        Curve(name, "divergence", thetas, torch.stack(values)) for name, values in reference.items()
+    curves = [
+        Curve(_objective_name(name), "objective", thetas, torch.stack(objectives[name]), torch.stack(gradients[name]))
+        for name in penalties
     ]
+    return curves + [Curve(name, "divergence", thetas, torch.stack(values)) for name, values in reference.items()]

@@ -3,9 +3,11 @@
 The objective only depends on the ratio of p and q, so it is minimised with weights
 p/(p+q), q/(p+q): a dense search over a symmetric log-spaced set of candidate values of s (|s| up
 to ``S_LIMIT``, clipped to the loss's domain) brackets the minimiser, and golden-section search
-refines it. This is exact for losses whose pointwise objective is unimodal in s (every built-in
-one) and a good global search otherwise. Where the minimiser sits at the search limit the
-objective has no minimum there (it decreases without bound): those points are NaN.
+refines it. This is exact (to about √ε relative, the limit of comparing function values) for
+losses whose pointwise objective is unimodal in s (every built-in one) and a good global search
+otherwise. Where the minimum is reached at the search limit |s| = S_LIMIT (the objective keeps
+decreasing, or is flat to float precision out to it) the optimum lies at infinity: ±inf, e.g.
+log q/p where p = 0. Where p = q = 0, or the objective is flat in both directions: NaN.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from torch import Tensor
 
 from energan.components import SeparableLoss
 
-S_LIMIT = 1e4
-CANDIDATES_PER_SIDE = 1500
+S_LIMIT = 1e8
+CANDIDATES_PER_SIDE = 2000
 GOLDEN_STEPS = 90
 CHUNK = 4096
 INV_PHI = (math.sqrt(5) - 1) / 2
@@ -34,9 +36,19 @@ def candidate_values(domain: tuple[float, float]) -> Tensor:
     return torch.unique(torch.cat([inside, *ends]))
 
 
+def relative_densities(log_p: Tensor, log_q: Tensor) -> tuple[Tensor, Tensor]:
+    """p and q divided by max(p, q) pointwise: the same optimum, and no underflow in the tails."""
+    top = torch.maximum(log_p, log_q)
+    return (log_p - top).exp(), (log_q - top).exp()
+
+
+def _weighted(weight: Tensor, penalty: Tensor) -> Tensor:
+    return torch.where(weight == 0, torch.zeros_like(penalty), weight * penalty)  # 0·∞ = 0 here
+
+
 def pointwise_objective(loss: SeparableLoss, s: Tensor, weight_real: Tensor, weight_fake: Tensor) -> Tensor:
     """w_real·ℓ_real(s) + w_fake·ℓ_fake(s), broadcasting s against the weights."""
-    return weight_real * loss.real_penalty(s) + weight_fake * loss.fake_penalty(s)
+    return _weighted(weight_real, loss.real_penalty(s)) + _weighted(weight_fake, loss.fake_penalty(s))
 
 
 def optimal_discrepancy_numeric(loss: SeparableLoss, p: Tensor, q: Tensor) -> Tensor:
@@ -64,8 +76,15 @@ def _minimise(loss: SeparableLoss, candidates: Tensor, weight_real: Tensor, weig
     refined_value = pointwise_objective(loss, refined, weight_real.squeeze(1), weight_fake.squeeze(1))
     coarse_value = values.gather(1, best.unsqueeze(1)).squeeze(1)
     result = torch.where(refined_value <= coarse_value, refined, coarse)
-    at_limit = (coarse.abs() >= S_LIMIT * (1 - 1e-12)) | weight_real.squeeze(1).isnan()
-    return torch.where(at_limit, torch.nan, result)
+    # Minimisers that reach a search limit (ties included: the objective may be flat to float
+    # precision out there) mean the optimum lies at infinity in that direction.
+    tied = values <= values.gather(1, best.unsqueeze(1))
+    limit = S_LIMIT * (1 - 1e-9)
+    upward = tied[:, -1] & bool(candidates[-1] >= limit)
+    downward = tied[:, 0] & bool(candidates[0] <= -limit)
+    result = torch.where(upward & ~downward, math.inf, torch.where(downward & ~upward, -math.inf, result))
+    undefined = weight_real.squeeze(1).isnan() | (upward & downward)
+    return torch.where(undefined, torch.nan, result)
 
 
 def _golden(loss: SeparableLoss, low: Tensor, high: Tensor, weight_real: Tensor, weight_fake: Tensor) -> Tensor:
