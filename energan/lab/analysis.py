@@ -36,6 +36,8 @@ class Estimate:
 
 @dataclasses.dataclass(frozen=True)
 class LabResult:
+    """Everything one experiment computed: densities and s* on the grid, estimates, outer-loop curves."""
+
     loss_name: str
     p: Density
     q: Density

@@ -27,7 +27,10 @@ TAIL_STDS = 6.0  # a normal's bounding box reaches this many standard deviations
 class Density(abc.ABC):
     """A probability density on R^dim that can be evaluated, sampled and shifted."""
 
-    dim: int
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """The dimension of the space (1 or 2 in the lab)."""
 
     @abc.abstractmethod
     def log_prob(self, x: Tensor) -> Tensor:
@@ -46,6 +49,7 @@ class Density(abc.ABC):
         """This density translated by ``offset`` [dim]."""
 
     def prob(self, x: Tensor) -> Tensor:
+        """The density at points ``x`` [N, dim] → [N]."""
         return self.log_prob(x).exp()
 
 
@@ -130,6 +134,8 @@ class Mixture(Density):
     weights: Tensor
 
     def __post_init__(self) -> None:
+        if not self.components:
+            raise ConfigError("mixture: needs at least one component")
         dims = {component.dim for component in self.components}
         if len(dims) != 1:
             raise ConfigError(f"mixture: components have different dimensions {sorted(dims)}")
