@@ -37,3 +37,11 @@ def special_rows(n: int, d: int) -> torch.Tensor:
     codes[4] *= 1e4
     codes[5] *= 1e-4
     return codes
+
+
+def odd_layouts() -> list[torch.Tensor]:
+    """Codes that are 4-D, permuted, transposed or strided: flattening must not copy them wrongly."""
+    gen = torch.Generator().manual_seed(2)
+    images = torch.randn(12, 3, 4, 5, dtype=torch.float64, generator=gen)
+    wide = torch.randn(40, 30, dtype=torch.float64, generator=gen)
+    return [images, images.permute(0, 3, 1, 2), wide.mT, wide[::3, ::2]]
