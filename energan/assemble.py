@@ -83,18 +83,19 @@ def load_data(config: TrainConfig, plugins: Plugins) -> ImageData:
     return component.build(config.data.params, data_dir=data_dir)
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig, name: str, lr: float) -> torch.optim.Optimizer:
     """timm's optimizer factory: any of its names; betas passed to the optimizers that take them."""
     import timm.optim
 
     settings = config.settings
+    name = name or settings.optimizer
     try:
-        info = timm.optim.get_optimizer_info(settings.optimizer)
+        info = timm.optim.get_optimizer_info(name)
     except (ValueError, KeyError):
         valid = timm.optim.list_optimizers()
-        raise ConfigError(f"unknown optimizer {settings.optimizer!r}; valid: any of timm's {len(valid)}, e.g. adam, adamw, sgd, lion") from None
+        raise ConfigError(f"unknown optimizer {name!r}; valid: any of timm's {len(valid)}, e.g. adam, adamw, sgd, lion") from None
     extra = {"betas": (settings.beta1, settings.beta2)} if info.has_betas and info.num_betas == 2 else {}
-    return timm.optim.create_optimizer_v2(model, opt=settings.optimizer, lr=lr, weight_decay=settings.weight_decay, **extra)
+    return timm.optim.create_optimizer_v2(model, opt=name, lr=lr, weight_decay=settings.weight_decay, **extra)
 
 
 def assemble(config: TrainConfig, plugins: Plugins) -> Parts:
@@ -125,8 +126,8 @@ def assemble(config: TrainConfig, plugins: Plugins) -> Parts:
         loss=registries.losses.get(config.loss.name).build(config.loss.params),
         regularizers=regularizers,
         metrics={name: registries.metrics.get(name).build(p) for name, p in config.metrics.items()},
-        optimizer_g=make_optimizer(generator, config, settings.lr_g),
-        optimizer_d=make_optimizer(energy, config, settings.lr_d),
+        optimizer_g=make_optimizer(generator, config, settings.optimizer_g, settings.lr_g),
+        optimizer_d=make_optimizer(energy, config, settings.optimizer_d, settings.lr_d),
         ema=ema,
         device=device,
         latent_rng=torch.Generator(device).manual_seed(settings.seed + 1),

@@ -43,6 +43,8 @@ class TrainSettings:
     batch_size: int = param(64, "samples per batch (real and fake)", low=2)
     d_steps: int = param(1, "discriminator (energy) steps per generator step", low=1)
     optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
+    optimizer_d: str = param("", "energy optimizer, if it differs from optimizer (paper's optimD)")
+    optimizer_g: str = param("", "generator optimizer, if it differs from optimizer (paper's optimG)")
     lr_d: float = param(1e-3, "energy learning rate", low=0.0)
     lr_g: float = param(1e-3, "generator learning rate", low=0.0)
     beta1: float = param(0.5, "Adam-style first-moment decay", low=0.0, high=1.0)

@@ -1,0 +1,1 @@
+"""Grid sweeps on Optuna's RDB storage: grids, families, workers, progress and reports."""

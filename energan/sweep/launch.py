@@ -1,0 +1,79 @@
+"""The ``energan sweep`` parent process: checks the studies, starts workers, shows progress."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from energan.sweep.families import SweepSpec
+from energan.sweep.monitor import describe, watch
+from energan.sweep.study import default_storage, open_storage, open_study
+from energan.sweep.worker import WorkerJob, worker_main
+
+JOIN_SECONDS = 120.0
+
+
+def launch(
+    specs: Sequence[SweepSpec],
+    *,
+    sweep: str,
+    storage: str | None,
+    workers: int,
+    threads: int,
+    heartbeat: int,
+    runs_dir: str,
+    plugins: tuple[str, ...],
+) -> int:
+    """Run the sweep with ``workers`` local processes; 0 when every family's grid is finished."""
+    url = storage or default_storage(runs_dir)
+    rdb = open_storage(url)
+    studies = {spec.family: (open_study(rdb, sweep, spec), spec.size) for spec in specs}  # fails early on a mismatch
+    print(f"sweep {sweep!r} on {url}: " + ", ".join(f"{spec.family} {spec.size} points" for spec in specs), file=sys.stderr)
+    logs = Path(runs_dir) / "sweeps" / sweep / "logs"
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(
+            target=worker_main,
+            args=(WorkerJob(tuple(specs), sweep, url, heartbeat, runs_dir, plugins, threads, str(logs / f"{socket.gethostname()}-{os.getpid()}-{index}.log")),),
+            name=f"energan-sweep-worker-{index}",
+        )
+        for index in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        boards = watch(studies, workers, alive=lambda: any(process.is_alive() for process in processes))
+    except KeyboardInterrupt:
+        _stop(processes)
+        print(f"energan: interrupted; points in progress were queued again; worker logs in {logs}", file=sys.stderr)
+        return 130
+    killed = [process for process in processes if process.exitcode not in (0, None)]
+    for process in killed:
+        print(f"energan: warning: {process.name} exited with code {process.exitcode}; see {logs}", file=sys.stderr)
+    for family, board in boards.items():
+        print(describe(family, board))
+    unfinished = [family for family, board in boards.items() if not board.finished]
+    if unfinished:
+        print(
+            f"energan: sweep {sweep!r} not finished ({', '.join(unfinished)}): run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"report: energan report {sweep}" + (f" --storage {url}" if storage else ""))
+    return 0
+
+
+def _stop(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    """Workers got the same Ctrl-C; give them time to queue their points again, then terminate."""
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.join(JOIN_SECONDS)
+        if process.is_alive():
+            process.kill()
