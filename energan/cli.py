@@ -11,11 +11,11 @@ import warnings
 from collections.abc import Sequence
 
 from energan import __version__
-from energan.commands import bench, evaluate, lab, plugins_list, sample, sweep, train
+from energan.commands import bench, evaluate, lab, plugins_list, report, sample, sweep, train
 from energan.errors import EnerganError
 from energan.plugins import Plugins, PluginWarning, load_plugins
 
-BUILTIN_COMMANDS = (train, plugins_list, evaluate, sample, bench, lab, sweep)
+BUILTIN_COMMANDS = (train, plugins_list, evaluate, sample, bench, lab, sweep, report)
 
 
 def _plugin_options(parser: argparse.ArgumentParser) -> None:

@@ -1,11 +1,14 @@
 """Optuna studies on RDB storage: one study per family, a grid sampler, heartbeats and retries.
 
-How a grid point is claimed exactly once: the grid sampler gives trial number k < N (the grid's
-size) grid point k, and trial numbers are unique in the storage, so N trials cover the grid with
-no duplicate by construction. A trial whose worker dies stops sending heartbeats; the next worker
-to look marks it failed and queues a retry of the same point (RetryHeartbeatStaleTrialCallback),
-which a worker then pops atomically. Any other trial numbered ≥ N would repeat a point that is
-already claimed: it is a *surplus* trial, pruned before it trains.
+How a grid point is trained once: the grid sampler gives trial number k < N (the grid's size)
+grid point k, and trial numbers are unique in the storage, so the first N trials cover the grid
+with no duplicate by construction. A trial whose worker dies stops sending heartbeats; the next
+worker to look marks it failed and queues a retry of the same point
+(RetryHeartbeatStaleTrialCallback), which one worker then pops atomically. A retry can take a
+number below N; the point it displaces is then picked later by the sampler among the points
+nobody has started. Two workers can pick the same point that way, so before training, a trial
+that is not a retry checks whether another trial already holds its point (the lower number
+wins): if so it is a *surplus* trial, marked and pruned before it trains.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from energan.sweep.families import SweepSpec
 
 SPEC_ATTR = "energan_sweep"
 ERROR_ATTR = "error"
+SURPLUS_ATTR = "surplus"
 MAX_RETRIES = 2
 
 
@@ -54,8 +58,9 @@ def open_storage(url: str, heartbeat: int | None = None) -> Any:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **options)
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError, ImportError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        hint = " (pip install 'energan[postgres]')" if isinstance(error, ImportError) else ""
         raise ConfigError(
-            f"cannot open sweep storage {url!r}: {reason}; valid: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
+            f"cannot open sweep storage {url!r}: {reason}{hint}; valid: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
         ) from None
 
 
@@ -91,9 +96,32 @@ def sweep_families(storage: Any, sweep: str) -> list[str]:
     return [name.removeprefix(f"{sweep}/") for name in names if name.startswith(f"{sweep}/")]
 
 
-def is_surplus(number: int, system_attrs: dict[str, Any], grid_size: int) -> bool:
-    """A trial the grid sampler numbered past the grid that is not a retry repeats a claimed point."""
-    return number >= grid_size and "failed_trial" not in system_attrs
+def _grid_id(trial: Any, grid_size: int) -> int | None:
+    """The grid point a trial trains (None for a trial the sampler has not given one yet)."""
+    return trial.system_attrs.get("grid_id", trial.number if trial.number < grid_size else None)
+
+
+def _holds_point(trial: Any) -> bool:
+    """Whether a trial counts as its point's attempt (not surplus, and not an attempt that was killed)."""
+    import optuna
+
+    killed = trial.state == optuna.trial.TrialState.FAIL and ERROR_ATTR not in trial.user_attrs
+    return not trial.user_attrs.get(SURPLUS_ATTR) and not killed
+
+
+def is_surplus(trial: Any, trials: Sequence[Any], grid_size: int) -> bool:
+    """A trial that is not a retry is surplus when another trial holds its point and came first
+    (or is a retry, or is complete)."""
+    if "failed_trial" in trial.system_attrs or trial.number < grid_size:
+        return False
+    point = _grid_id(trial, grid_size)
+    return any(
+        other.number != trial.number
+        and _grid_id(other, grid_size) == point
+        and _holds_point(other)
+        and (other.number < trial.number or "failed_trial" in other.system_attrs or other.state.is_finished())
+        for other in trials
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,21 +149,27 @@ class Board:
         return self.done + self.failed == self.total
 
 
+def latest_trials(trials: Sequence[Any], grid_size: int) -> dict[int, Any]:
+    """Each grid point's latest trial (a retry replaces the attempt it retries); surplus ignored."""
+    latest: dict[int, Any] = {}
+    for trial in trials:
+        key = _grid_id(trial, grid_size)
+        if key is None or trial.user_attrs.get(SURPLUS_ATTR):
+            continue
+        if key not in latest or trial.number > latest[key].number:
+            latest[key] = trial
+    return latest
+
+
 def read_board(trials: Sequence[Any], grid_size: int) -> Board:
-    """Each point's state is that of its latest trial; surplus trials are ignored."""
+    """Each point's state is that of its latest trial."""
     import optuna
 
     State = optuna.trial.TrialState
-    latest: dict[int, Any] = {}
-    for trial in trials:
-        if is_surplus(trial.number, trial.system_attrs, grid_size):
-            continue
-        key = trial.system_attrs.get("grid_id", trial.number)
-        if key not in latest or trial.number > latest[key].number:
-            latest[key] = trial
+    latest = latest_trials(trials, grid_size)
     states = [trial.state for trial in latest.values()]
     complete = [trial for trial in latest.values() if trial.state == State.COMPLETE]
-    durations = [trial.duration.total_seconds() for trial in complete if trial.duration is not None]
+    durations = [trial.duration.total_seconds() for trial in complete if trial.duration is not None]  # for the ETA
     return Board(
         total=grid_size,
         done=len(complete),
@@ -143,5 +177,5 @@ def read_board(trials: Sequence[Any], grid_size: int) -> Board:
         queued=states.count(State.WAITING),
         failed=states.count(State.FAIL),  # raised, or killed more than MAX_RETRIES times
         best=max((trial.value for trial in complete), default=None),
-        seconds_per_point=statistics.median(durations) if durations else None,
+        seconds_per_point=statistics.fmean(durations) if durations else None,
     )

@@ -22,7 +22,7 @@ from typing import Any
 from energan.errors import EnerganError
 from energan.hookspecs import hookimpl
 from energan.sweep.families import SweepSpec
-from energan.sweep.study import ERROR_ATTR, is_surplus, open_storage, open_study, read_board
+from energan.sweep.study import ERROR_ATTR, SURPLUS_ATTR, is_surplus, open_storage, open_study, read_board
 
 POLL_SECONDS = 2.0
 SCORE = "inception_score"
@@ -82,11 +82,12 @@ class PointObjective:
 
         spec = self.spec
         point = {knob: trial.suggest_categorical(knob, values) for knob, values in spec.space.items()}
-        system_attrs = _system_attrs(trial)
-        if is_surplus(trial.number, system_attrs, spec.size):
-            trial.set_user_attr("surplus", True)
-            raise optuna.TrialPruned("every grid point is already claimed")
-        grid_id = int(system_attrs.get("grid_id", trial.number))
+        trials = trial.study.get_trials(deepcopy=False)
+        frozen = next(other for other in trials if other.number == trial.number)
+        if is_surplus(frozen, trials, spec.size):
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            raise optuna.TrialPruned("another trial already holds this grid point")
+        grid_id = int(frozen.system_attrs["grid_id"])
         directory = point_directory(self.job, spec, grid_id)
         if directory.exists():  # a killed or interrupted attempt: start the point afresh
             shutil.rmtree(directory)
@@ -111,14 +112,6 @@ class PointObjective:
         if SCORE not in recorder.metrics:
             raise EnerganError(f"the run reported no {SCORE}; its metrics were {sorted(recorder.metrics)}")
         return recorder.metrics[SCORE]
-
-
-def _system_attrs(trial: Any) -> dict[str, Any]:
-    """A running trial's system attributes (grid id, retry history), read back from the storage."""
-    import optuna
-
-    running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    return next(frozen.system_attrs for frozen in running if frozen.number == trial.number)
 
 
 def work(job: WorkerJob) -> None:

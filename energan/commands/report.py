@@ -1,0 +1,70 @@
+"""``energan report``: a sweep's figures and statistics, from its storage."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+THRESHOLD_FRACTION = 0.8  # default threshold: this share of the real images' Inception Score
+
+
+def _pair(text: str) -> tuple[str, str]:
+    rows, sep, columns = text.partition(",")
+    if not sep or not rows or not columns:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected two knobs as ROWS,COLUMNS, e.g. nLayerG,nLayerD")
+    return rows, columns
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="figures and a markdown table of a sweep's scores",
+        description="Histograms of the Inception Score per knob value (families side by side), best / median heat maps, "
+        "and a markdown table of medians, quartiles and the share of runs above a threshold.",
+    )
+    parser.add_argument("sweep", metavar="STUDY", help="the sweep name given to (or printed by) energan sweep")
+    parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
+    parser.add_argument("--runs-dir", default="runs", help="where the default storage lives")
+    parser.add_argument("--output", type=Path, help="output directory (default <runs-dir>/sweeps/<STUDY>/report)")
+    parser.add_argument("--threshold", type=float, help="IS threshold for the share column (default 80%% of the real images' IS)")
+    parser.add_argument("--heatmap", action="append", type=_pair, default=[], metavar="ROWS,COLUMNS",
+                        help="knob pair of a heat map; repeatable (default nLayerG,nLayerD and sizeG,sizeD)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from energan.errors import ConfigError
+    from energan.sweep.report import heatmap_pairs, markdown, shared_knobs, write_figures, write_markdown
+    from energan.sweep.results import load_results, real_score, summarize
+    from energan.sweep.study import default_storage, open_storage
+
+    storage = open_storage(args.storage or default_storage(args.runs_dir))
+    results = [family for family in load_results(storage, args.sweep) if family.points]
+    if not results:
+        raise ConfigError(f"sweep {args.sweep!r} has no finished point yet")
+    knobs = shared_knobs(results)
+    for pair in args.heatmap:
+        unknown = [knob for knob in pair if knob not in knobs]
+        if unknown:
+            raise ConfigError(f"--heatmap {','.join(pair)}: unknown knob {unknown[0]!r}; valid: {', '.join(knobs)}")
+    ceiling = real_score(results)
+    if args.threshold is None and ceiling is None:
+        raise ConfigError("no point recorded the real images' Inception Score; pass --threshold")
+    threshold = args.threshold if args.threshold is not None else THRESHOLD_FRACTION * ceiling
+    output = args.output or Path(args.runs_dir) / "sweeps" / args.sweep / "report"
+    output.mkdir(parents=True, exist_ok=True)
+    figures = write_figures(results, output, ceiling, heatmap_pairs(knobs, args.heatmap))
+    write_markdown(output / "report.md", markdown(results, args.sweep, threshold, figures))
+
+    table = Table(title=f"sweep {args.sweep}: Inception Score (share ≥ {threshold:.2f})")
+    for column in ("family", "finished", "failed", "median", "Q1", "Q3", "best", "share"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for family in results:
+        s = summarize(family.points, threshold)
+        table.add_row(family.family, str(s.finished), str(s.failed), f"{s.median:.2f}", f"{s.q1:.2f}", f"{s.q3:.2f}", f"{s.best:.2f}", f"{100 * s.share_above:.0f} %")
+    Console().print(table)
+    print(f"wrote {output / 'report.md'} and {len(figures)} figures")
+    return 0

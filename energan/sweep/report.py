@@ -1,0 +1,83 @@
+"""``energan report``'s outputs: the figures as PNG files and a markdown table of the statistics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from energan.atomic import write_atomic
+from energan.sweep.results import FamilyResults, summarize
+
+PREFERRED_HEATMAPS = (("nLayerG", "nLayerD"), ("sizeG", "sizeD"))
+
+
+def shared_knobs(results: Sequence[FamilyResults]) -> dict[str, list]:
+    """Knobs every family sweeps, with the same values (the ones families can be compared on)."""
+    first, *others = results
+    return {knob: values for knob, values in first.knobs.items() if all(other.knobs.get(knob) == values for other in others)}
+
+
+def heatmap_pairs(knobs: dict[str, list], requested: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    if requested:
+        return list(requested)
+    pairs = [pair for pair in PREFERRED_HEATMAPS if all(knob in knobs for knob in pair)]
+    return pairs or ([tuple(list(knobs)[:2])] if len(knobs) >= 2 else [])
+
+
+def write_figures(
+    results: Sequence[FamilyResults], output: Path, ceiling: float | None, pairs: Sequence[tuple[str, str]]
+) -> list[Path]:
+    from energan.sweep.figures import heatmap_figure, histogram_figure, overall_figure, save
+
+    knobs = shared_knobs(results)
+    paths = [save(overall_figure(results, ceiling), output / "hist-all.png")]
+    paths += [save(histogram_figure(results, knob, values, ceiling), output / f"hist-{knob}.png") for knob, values in knobs.items()]
+    paths += [save(heatmap_figure(results, rows, columns), output / f"heatmap-{rows}-{columns}.png") for rows, columns in pairs]
+    return paths
+
+
+def _cell(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+def _share(value: float) -> str:
+    return "—" if math.isnan(value) else f"{100 * value:.0f} %"
+
+
+def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, figures: Sequence[Path]) -> str:
+    """Family summary, per-knob medians and quartiles, failed points, and links to the figures."""
+    lines = [
+        f"# Sweep `{sweep}`",
+        "",
+        f"Score: Inception Score of each point's final generator. Share: finished points with IS ≥ {threshold:.2f}"
+        " (failed points count as below).",
+        "",
+        "| family | points | finished | failed | median | Q1 | Q3 | IQR | best | share ≥ threshold |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for family in results:
+        s = summarize(family.points, threshold)
+        lines.append(
+            f"| {family.family} | {family.grid_size} | {s.finished} | {s.failed} | {_cell(s.median)} | {_cell(s.q1)} | "
+            f"{_cell(s.q3)} | {_cell(s.iqr)} | {_cell(s.best)} | {_share(s.share_above)} |"
+        )
+    names = [family.family for family in results]
+    lines += ["", "## Median [Q1, Q3] and share ≥ threshold per knob value", "", f"| knob | value | {' | '.join(names)} |", "|---|---|" + "---|" * len(names)]
+    for knob, values in shared_knobs(results).items():
+        for value in values:
+            cells = []
+            for family in results:
+                s = summarize(family.where(knob, value), threshold)
+                cells.append(f"{_cell(s.median)} [{_cell(s.q1)}, {_cell(s.q3)}] · {_share(s.share_above)}")
+            lines.append(f"| {knob} | {value} | {' | '.join(cells)} |")
+    failed = [point for family in results for point in family.failed]
+    if failed:
+        lines += ["", "## Failed points", ""]
+        lines += [f"- {p.family} {p.point}: {p.error}" for p in failed]
+    lines += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, text: str) -> None:
+    write_atomic(path, lambda stream: stream.write(text.encode()))

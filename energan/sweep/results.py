@@ -1,0 +1,120 @@
+"""A finished (or running) sweep's results, read back from the storage, and their statistics."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from energan.errors import ConfigError
+from energan.sweep.grids import KnobValue
+from energan.sweep.study import ERROR_ATTR, SPEC_ATTR, latest_trials, study_name, sweep_families
+
+
+@dataclasses.dataclass(frozen=True)
+class PointResult:
+    """One grid point's outcome: its knob values and score (None when it failed)."""
+
+    family: str
+    point: dict[str, KnobValue]
+    score: float | None
+    error: str | None = None
+    real_score: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyResults:
+    family: str
+    knobs: dict[str, list[KnobValue]]
+    grid_size: int
+    points: list[PointResult]
+
+    @property
+    def scores(self) -> list[float]:
+        return [p.score for p in self.points if p.score is not None]
+
+    @property
+    def failed(self) -> list[PointResult]:
+        return [p for p in self.points if p.score is None]
+
+    def where(self, knob: str, value: KnobValue) -> list[PointResult]:
+        return [p for p in self.points if p.point.get(knob) == value]
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Median, quartiles, best and the share of finished points scoring ≥ a threshold."""
+
+    finished: int
+    failed: int
+    median: float
+    q1: float
+    q3: float
+    best: float
+    share_above: float
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+
+def summarize(points: Sequence[PointResult], threshold: float) -> Summary:
+    """Failed points count as finished and below the threshold; quartiles use the scored ones."""
+    scores = sorted(p.score for p in points if p.score is not None)
+    nan = math.nan
+    if len(scores) >= 2:
+        q1, median, q3 = statistics.quantiles(scores, n=4, method="inclusive")
+    else:
+        q1 = median = q3 = scores[0] if scores else nan
+    return Summary(
+        finished=len(points),
+        failed=len(points) - len(scores),
+        median=median,
+        q1=q1,
+        q3=q3,
+        best=scores[-1] if scores else nan,
+        share_above=sum(score >= threshold for score in scores) / len(points) if points else nan,
+    )
+
+
+def load_results(storage: Any, sweep: str) -> list[FamilyResults]:
+    """Every family's finished points (each point's latest trial; surplus trials skipped)."""
+    import optuna
+
+    families = sweep_families(storage, sweep)
+    if not families:
+        names = sorted({name.split("/")[0] for name in optuna.get_all_study_names(storage)})
+        raise ConfigError(f"no sweep named {sweep!r} in this storage; valid: {', '.join(names) or 'none yet (run energan sweep)'}")
+    out = []
+    for family in families:
+        study = optuna.load_study(study_name=study_name(sweep, family), storage=storage)
+        spec = study.user_attrs[SPEC_ATTR]
+        grid = spec["grid"]
+        knobs = {**grid["knobs"], **grid["family_knobs"].get(family, {})}
+        size = math.prod(len(values) for values in knobs.values())
+        out.append(FamilyResults(family, knobs, size, _finished_points(family, study.get_trials(deepcopy=False), size)))
+    return out
+
+
+def _finished_points(family: str, trials: Sequence[Any], size: int) -> list[PointResult]:
+    import optuna
+
+    State = optuna.trial.TrialState
+    latest = latest_trials(trials, size)
+    points = []
+    for key in sorted(latest):
+        trial = latest[key]
+        if trial.state not in (State.COMPLETE, State.FAIL):
+            continue
+        error = trial.user_attrs.get(ERROR_ATTR, "worker lost too many times" if trial.state == State.FAIL else None)
+        score = trial.value if trial.state == State.COMPLETE else None
+        points.append(PointResult(family, dict(trial.params), score, error, trial.user_attrs.get("inception_score_real")))
+    return points
+
+
+def real_score(results: Sequence[FamilyResults]) -> float | None:
+    """The real test images' Inception Score (the score's ceiling), as the points recorded it."""
+    reals = [p.real_score for family in results for p in family.points if p.real_score is not None]
+    return statistics.median(reals) if reals else None

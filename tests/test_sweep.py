@@ -1,0 +1,143 @@
+"""Sweep building blocks: grids, point configs, the progress board and the report's statistics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+
+from energan.config import resolve
+from energan.errors import ConfigError
+from energan.plugins import load_plugins
+from energan.sweep.families import SweepSpec, check_family, validate
+from energan.sweep.grids import NAMED_GRIDS, Grid, grid_from_dict, knob_overrides, load_grid
+from energan.sweep.results import PointResult, summarize
+from energan.sweep.study import is_surplus, read_board
+
+State = optuna.trial.TrialState
+
+
+def test_paper_grids_have_the_papers_sizes() -> None:
+    grid = NAMED_GRIDS["paper-mnist"]
+    assert grid.size("ebgan") == 512 and grid.size("ebgan-pt") == 512
+    assert grid.size("gan") == 6144
+    assert NAMED_GRIDS["paper-mnist-32"].size("gan") == 32
+    points = list(grid.points("ebgan"))
+    assert len({tuple(p.items()) for p in points}) == 512
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "expected"),
+    [
+        ("nLayerG", 3, ["generator.n_layers=3"]),
+        ("sizeD", 512, ["energy.size=512"]),
+        ("dropoutD", True, ["energy.dropout=0.5"]),
+        ("dropoutD", False, ["energy.dropout=0.0"]),
+        ("lr", 0.01, ["lr_d=0.01", "lr_g=0.01"]),
+        ("optimG", "sgd", ["optimizer_g=sgd"]),
+        ("reg.pullaway.weight", 0.3, ["reg.pullaway.weight=0.3"]),
+        ("ema", True, ["ema=true"]),
+    ],
+)
+def test_knobs_become_config_overrides(knob: str, value: object, expected: list[str]) -> None:
+    assert knob_overrides(knob, value) == expected
+
+
+def test_point_config_of_a_gan_point() -> None:
+    plugins = load_plugins()
+    spec = SweepSpec(NAMED_GRIDS["paper-mnist"], "gan", steps=50, overrides=("batch_size=32",))
+    point = {"nLayerG": 4, "nLayerD": 2, "sizeG": 800, "sizeD": 256, "dropoutD": True, "optimD": "sgd", "optimG": "adam", "lr": 1e-4}
+    config = resolve(spec.config(point, "somewhere", "p0007"), plugins.registries)
+    settings = config.settings
+    assert (config.energy.name, config.loss.name, config.regularizers) == ("mlp", "logistic", {})
+    assert (config.generator.params["n_layers"], config.generator.params["size"]) == (4, 800)
+    assert (config.energy.params["n_layers"], config.energy.params["size"], config.energy.params["dropout"]) == (2, 256, 0.5)
+    assert (settings.optimizer_d, settings.optimizer_g, settings.lr_d, settings.lr_g) == ("sgd", "adam", 1e-4, 1e-4)
+    assert (settings.steps, settings.batch_size, settings.runs_dir, settings.name, settings.eval_every) == (50, 32, "somewhere", "p0007", 0)
+    assert list(config.metrics) == ["inception_score"]
+
+
+def test_ebgan_pt_family_adds_the_pull_away_term() -> None:
+    plugins = load_plugins()
+    spec = SweepSpec(NAMED_GRIDS["paper-mnist-32"], "ebgan-pt")
+    config = resolve(spec.config(next(spec.grid.points("ebgan-pt")), "r", "p0000"), plugins.registries)
+    assert (config.energy.name, config.loss.name, list(config.regularizers)) == ("autoencoder", "margin", ["pullaway"])
+
+
+def test_bad_grids_and_families_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32"):
+        load_grid("paper-mnst")
+    with pytest.raises(ConfigError, match="unknown family 'ebgn'.*valid: ebgan, ebgan-pt, gan"):
+        check_family("ebgn")
+    with pytest.raises(ConfigError, match=r"nLayerG = \[\] must be a non-empty list"):
+        grid_from_dict("g", {"knobs": {"nLayerG": []}}, "g.toml")
+    with pytest.raises(ConfigError, match="repeats a value"):
+        grid_from_dict("g", {"knobs": {"sizeD": [128, 128]}}, "g.toml")
+    with pytest.raises(ConfigError, match=r"unknown table\(s\) \['knob'\]"):
+        grid_from_dict("g", {"knob": {"sizeD": [128]}}, "g.toml")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_grid(str(tmp_path / "missing.toml"))
+
+
+def test_a_grid_file_with_a_bad_knob_value_fails_before_any_point_runs(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[knobs]\nnLayerG = [2, 99]\n[family_knobs.gan]\nlr = [1e-3]\n[set]\nbatch_size = 16\n')
+    grid = load_grid(str(path))
+    assert grid == Grid("bad", {"nLayerG": [2, 99]}, {"gan": {"lr": [0.001]}}, {"batch_size": 16})
+    with pytest.raises(ConfigError, match="nLayerG=99.*n_layers"):
+        validate(SweepSpec(grid, "ebgan"), load_plugins().registries)
+
+
+def _trial(number: int, state: State, value: float | None = None, user_attrs: dict | None = None, **system_attrs: object) -> optuna.trial.FrozenTrial:
+    trial = optuna.trial.create_trial(state=state, value=value, user_attrs=user_attrs or {}, system_attrs=system_attrs)
+    trial.number = number
+    return trial
+
+
+GRID_SIZE = 5
+HISTORY = [
+    _trial(0, State.COMPLETE, 5.0, grid_id=0),
+    _trial(1, State.FAIL, grid_id=1),  # its worker was killed: retried as trial 4
+    _trial(2, State.FAIL, grid_id=2),  # killed too: its retry (6) waits in the queue
+    _trial(3, State.FAIL, user_attrs={"error": "DataError: boom"}, grid_id=3),  # raised: final
+    _trial(4, State.COMPLETE, 7.0, grid_id=1, failed_trial=1),  # the retry took number 4 ...
+    _trial(5, State.PRUNED, user_attrs={"surplus": True}, grid_id=0),
+    _trial(6, State.WAITING, grid_id=2, failed_trial=2),
+    _trial(7, State.RUNNING, grid_id=4),  # ... so point 4 went to a later number
+]
+
+
+def test_board_counts_each_point_once_with_retries_and_surplus_trials() -> None:
+    board = read_board(HISTORY, GRID_SIZE)
+    assert (board.done, board.running, board.queued, board.failed, board.pending) == (2, 1, 1, 1, 0)
+    assert board.best == 7.0 and board.claimable and not board.finished
+
+
+@pytest.mark.parametrize(
+    ("trial", "surplus"),
+    [
+        (_trial(8, State.RUNNING, grid_id=4), True),  # trial 7 holds point 4 and came first
+        (_trial(8, State.RUNNING, grid_id=3), True),  # point 3 failed for good
+        (_trial(8, State.RUNNING, grid_id=1), True),  # point 1 is complete
+        (_trial(8, State.RUNNING, grid_id=2), True),  # point 2 has a queued retry
+        (_trial(8, State.RUNNING, grid_id=2, failed_trial=2), False),  # a retry is never surplus
+        (HISTORY[7], False),  # the first holder of point 4
+        (HISTORY[2], False),  # numbers below the grid size are the grid's own points
+    ],
+)
+def test_surplus_trials_repeat_a_held_point(trial: optuna.trial.FrozenTrial, surplus: bool) -> None:
+    others = [other for other in HISTORY if other.number != trial.number]
+    assert is_surplus(trial, [*others, trial], GRID_SIZE) is surplus
+
+
+def test_summary_statistics_by_hand() -> None:
+    points = [PointResult("ebgan", {}, score) for score in (1.0, 2.0, 3.0, 4.0, 5.0)] + [PointResult("ebgan", {}, None, "boom")]
+    summary = summarize(points, threshold=3.0)
+    # inclusive quartiles of 1..5: 2, 3, 4; the failed point counts as finished and below the threshold
+    assert (summary.q1, summary.median, summary.q3, summary.iqr, summary.best) == (2.0, 3.0, 4.0, 2.0, 5.0)
+    assert (summary.finished, summary.failed) == (6, 1)
+    assert summary.share_above == pytest.approx(3 / 6)
+    empty = summarize([PointResult("gan", {}, None, "boom")], threshold=3.0)
+    assert math.isnan(empty.median) and empty.share_above == 0.0
