@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ SPEC_ATTR = "energan_sweep"
 ERROR_ATTR = "error"
 SURPLUS_ATTR = "surplus"
 MAX_RETRIES = 2
+SCHEMA_ATTEMPTS = 3
 
 
 def default_storage(runs_dir: str = "runs") -> str:
@@ -55,13 +57,28 @@ def open_storage(url: str, heartbeat: int | None = None) -> Any:
             "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
         }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **options)
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError, ImportError, ValueError) as error:
+        return _rdb_storage(url, engine_kwargs, options)
+    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError, ImportError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         hint = " (pip install 'energan[postgres]')" if isinstance(error, ImportError) else ""
         raise ConfigError(
             f"cannot open sweep storage {url!r}: {reason}{hint}; valid: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
         ) from None
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+    """Optuna's RDBStorage, tried again when another process creates the schema at the same moment."""
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **options)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):  # "already exists"
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def study_name(sweep: str, family: str) -> str:
