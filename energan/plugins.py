@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "digits",
     "mixtures",
     "mnist",
+    "folder",
     "inception",
     "progress",
     "jsonl",

@@ -15,7 +15,7 @@ from torch import Tensor
 from energan.assemble import Parts
 from energan.components import Regularizer, RegularizerInputs
 from energan.config import TrainSettings
-from energan.data import BatchStream
+from energan.data.loader import batch_stream
 
 
 @dataclasses.dataclass
@@ -47,7 +47,7 @@ class TrainStep:
         self.settings = settings
         self.d_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "generator"}
-        self.stream = BatchStream(parts.data.train_images, settings.batch_size, settings.seed)
+        self.stream = batch_stream(parts.data.train_images, settings.batch_size, settings.seed, parts.device)
         self.autocast = (
             torch.autocast(parts.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
         )

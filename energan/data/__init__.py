@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Protocol
 
 import torch
 from torch import Tensor
+
+
+class LazyImages(Protocol):
+    """Images decoded on demand (e.g. a folder of files): a length, a shape, tensor indexing."""
+
+    workers: int  # processes that decode upcoming batches ahead of training
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int | Tensor) -> Tensor: ...
 
 
 @dataclasses.dataclass
@@ -18,7 +32,7 @@ class ImageData:
     """
 
     key: str
-    train_images: Tensor
+    train_images: Tensor | LazyImages
     train_labels: Tensor | None = None
     test_images: Tensor | None = None
     test_labels: Tensor | None = None
@@ -39,7 +53,7 @@ class BatchStream:
     resumes at step k sees exactly the batches it would have seen: no sampler state to save.
     """
 
-    def __init__(self, images: Tensor, batch_size: int, seed: int) -> None:
+    def __init__(self, images: Tensor | LazyImages, batch_size: int, seed: int) -> None:
         if batch_size > len(images):
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(images)} images)")
         self.images = images
@@ -49,11 +63,15 @@ class BatchStream:
         self._epoch = -1
         self._order = torch.empty(0, dtype=torch.long)
 
-    def batch(self, index: int) -> Tensor:
+    def indices(self, index: int) -> Tensor:
+        """The dataset indices of batch ``index``."""
         epoch, position = divmod(index, self.batches_per_epoch)
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._order = torch.randperm(len(self.images), generator=generator)
             self._epoch = epoch
         start = position * self.batch_size
-        return self.images[self._order[start : start + self.batch_size]]
+        return self._order[start : start + self.batch_size]
+
+    def batch(self, index: int) -> Tensor:
+        return self.images[self.indices(index)]
