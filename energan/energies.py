@@ -51,13 +51,18 @@ def mlp_autoencoder(
     return encoder, decoder
 
 
-def conv_autoencoder(shape: tuple[int, int, int], width: int, code_dim: int, batch_norm: bool) -> tuple[nn.Module, nn.Module]:
-    """A DCGAN-style convolutional auto-encoder with a linear bottleneck of ``code_dim``."""
+def conv_autoencoder(
+    shape: tuple[int, int, int], width: int, code_dim: int, batch_norm: bool, stages: int = 0
+) -> tuple[nn.Module, nn.Module]:
+    """A DCGAN-style convolutional auto-encoder: a linear bottleneck of ``code_dim``, or a spatial code (0)."""
     channels, side, _ = shape
-    return (
-        conv_encoder(channels, side, width, code_dim, batch_norm),
-        conv_decoder(code_dim, channels, side, width, batch_norm),
-    )
+    try:
+        return (
+            conv_encoder(channels, side, width, code_dim, batch_norm, stages),
+            conv_decoder(code_dim, channels, side, width, batch_norm, stages),
+        )
+    except ValueError as error:
+        raise ConfigError(f"autoencoder: {error}") from None
 
 
 class TimmEncoder(nn.Module):

@@ -18,7 +18,8 @@ class AutoEncoderParams:
     dropout: float = param(0.0, "mlp: dropout on hidden layers (paper's dropoutD)", low=0.0, high=0.9)
     batch_norm: bool = param(False, "batch-norm on hidden layers")
     width: int = param(32, "conv: channels of the first stage (doubling per stage)", low=1)
-    code_dim: int = param(64, "conv, timm: width of the linear bottleneck (the code)", low=1)
+    code_dim: int = param(64, "conv, timm: width of the linear bottleneck (conv: 0 makes the last feature map the code)", low=0)
+    stages: int = param(0, "conv: stride-2 encoder stages (0: down to 4×4; the paper's 64×64 EBGAN: 3)", low=0)
     timm_model: str = param("resnet18", "timm: any timm.create_model name that supports features_only (random init)")
 
 
@@ -32,6 +33,7 @@ def build_autoencoder(
     batch_norm: bool,
     width: int,
     code_dim: int,
+    stages: int,
     timm_model: str,
 ) -> Any:
     """D(x) = reconstruction error of an auto-encoder; exposes the encoder code."""
@@ -40,7 +42,11 @@ def build_autoencoder(
     if body == "mlp":
         encoder, decoder = mlp_autoencoder(shape, n_layers, size, dropout, batch_norm)
     elif body == "conv":
-        encoder, decoder = conv_autoencoder(shape, width, code_dim, batch_norm)
+        encoder, decoder = conv_autoencoder(shape, width, code_dim, batch_norm, stages)
+    elif code_dim == 0:
+        from energan.errors import ConfigError
+
+        raise ConfigError("autoencoder: code_dim 0 (the last feature map as the code) needs body=conv; body timm needs code_dim ≥ 1")
     else:
         encoder, decoder = timm_autoencoder(shape, timm_model, width, code_dim, batch_norm)
     return AutoEncoderEnergy(encoder, decoder, distance)

@@ -16,29 +16,45 @@ def downsamplings(side: int) -> int:
     return int(stages)
 
 
-def conv_encoder(channels: int, side: int, width: int, code_dim: int, batch_norm: bool = True) -> nn.Sequential:
-    """Stride-2 4×4 convolutions down to 4×4 (doubling width), then a linear code of ``code_dim``."""
+def stage_count(side: int, stages: int) -> int:
+    """``stages`` stride-2 stages (0: all the way down to 4×4), checked against the image side."""
+    most = downsamplings(side)
+    if not 0 <= stages <= most:
+        raise ValueError(f"{stages} stride-2 stages do not fit a {side}×{side} image; valid: 1 to {most} (0: down to 4×4)")
+    return stages or most
+
+
+def conv_encoder(channels: int, side: int, width: int, code_dim: int, batch_norm: bool = True, stages: int = 0) -> nn.Sequential:
+    """Stride-2 4×4 convolutions (doubling width), then a linear code of ``code_dim``.
+
+    ``code_dim = 0``: no linear bottleneck; the code is the last feature map (the paper's 64×64
+    EBGAN encoder, e.g. 3 stages to 8×8×256).
+    """
     layers: list[nn.Module] = []
     width_in = channels
-    for stage in range(downsamplings(side)):
+    stages = stage_count(side, stages)
+    for stage in range(stages):
         width_out = width * 2**stage
         layers.append(nn.Conv2d(width_in, width_out, 4, stride=2, padding=1, bias=not batch_norm or stage == 0))
         if batch_norm and stage > 0:
             layers.append(nn.BatchNorm2d(width_out))
         layers.append(nn.LeakyReLU(0.2))
         width_in = width_out
-    layers += [Rearrange("b c h w -> b (c h w)"), nn.Linear(width_in * 16, code_dim)]
+    layers.append(Rearrange("b c h w -> b (c h w)"))
+    if code_dim:
+        layers.append(nn.Linear(width_in * (side >> stages) ** 2, code_dim))
     return nn.Sequential(*layers)
 
 
-def conv_decoder(code_dim: int, channels: int, side: int, width: int, batch_norm: bool = True) -> nn.Sequential:
-    """A linear map to 4×4 features, then stride-2 transposed convolutions up to ``side``, tanh."""
-    stages = downsamplings(side)
-    width_in = width * 2 ** (stages - 1)
-    layers: list[nn.Module] = [
-        nn.Linear(code_dim, width_in * 16),
-        Rearrange("b (c h w) -> b c h w", h=4, w=4),
-    ]
+def conv_decoder(code_dim: int, channels: int, side: int, width: int, batch_norm: bool = True, stages: int = 0) -> nn.Sequential:
+    """A linear map to the first feature map, then stride-2 transposed convolutions up to ``side``, tanh.
+
+    ``code_dim = 0``: the input already is the flattened feature map of a spatial code.
+    """
+    stages = stage_count(side, stages)
+    width_in, start = width * 2 ** (stages - 1), side >> stages
+    unflatten = Rearrange("b (c h w) -> b c h w", c=width_in, h=start, w=start)
+    layers: list[nn.Module] = [nn.Linear(code_dim, width_in * start**2), unflatten] if code_dim else [unflatten]
     for stage in reversed(range(stages)):
         if batch_norm:
             layers.append(nn.BatchNorm2d(width_in))
