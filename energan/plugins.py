@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mnist",
     "folder",
     "inception",
+    "fid",
     "progress",
     "jsonl",
     "samples",
