@@ -73,8 +73,10 @@ def heatmap_figure(results: Sequence[FamilyResults], rows: str, columns: str) ->
         for ax, statistic in ((ax_best, "best"), (ax_median, "median")):
             matrix = matrices[(family.family, statistic)]
             image = ax.imshow(matrix, vmin=low, vmax=high, cmap="viridis", origin="lower")
+            middle = (low + high) / 2
             for (i, j), value in np.ndenumerate(matrix):
-                ax.text(j, i, "—" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8, color="white")
+                ink = "black" if np.isfinite(value) and value > middle else "white"  # readable on viridis
+                ax.text(j, i, "—" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8, color=ink)
             ax.set_xticks(range(len(family.knobs[columns])), [str(v) for v in family.knobs[columns]])
             ax.set_yticks(range(len(family.knobs[rows])), [str(v) for v in family.knobs[rows]])
             ax.set_xlabel(columns)
