@@ -55,6 +55,10 @@ class TrainStep:
         if settings.compile:
             self.generator, self.energy = torch.compile(parts.generator), torch.compile(parts.energy)
 
+    def close(self) -> None:
+        """Release the batch stream's worker processes, if it has any."""
+        self.stream.close()
+
     def latent(self) -> Tensor:
         parts = self.parts
         return torch.randn(

@@ -99,47 +99,49 @@ def _stop_on_interrupt(run: Run):
 
 def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
     settings = run.config.settings
-    train_step = TrainStep(parts, settings)
-    healthy = torch.ones((), dtype=torch.bool, device=parts.device)
-    last_check_step = last_log_step = run.step
-    tick = time.perf_counter()
-    while run.step < settings.steps and not run.stop_requested:
-        out = train_step(run.step)
-        healthy &= torch.isfinite(out.total_d) & torch.isfinite(out.total_g)
-        run.step += 1
+    with contextlib.closing(TrainStep(parts, settings)) as train_step:  # stops data workers
+        healthy = torch.ones((), dtype=torch.bool, device=parts.device)
+        last_check_step = last_log_step = run.step
+        tick = time.perf_counter()
+        while run.step < settings.steps and not run.stop_requested:
+            out = train_step(run.step)
+            healthy &= torch.isfinite(out.total_d) & torch.isfinite(out.total_g)
+            run.step += 1
 
-        # ---- logging, evaluation, checkpoints (host syncs happen only here) ----
-        last = run.step == settings.steps or run.stop_requested
-        if run.step % settings.log_every == 0 or last:
-            _check_finite(healthy, run, last_check_step, out)
-            last_check_step = run.step
-            now = time.perf_counter()
-            logs = {
-                "loss_d": out.loss_d.item(),
-                "loss_g": out.loss_g.item(),
-                "energy_real": out.energies_real.float().mean().item(),
-                "energy_fake": out.energies_fake.float().mean().item(),
-                **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
-                "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
-            }
-            last_log_step, tick = run.step, now
-            plugins.hook.on_log(run=run, step=run.step, logs=logs)
-        evaluate = settings.eval_every and run.step % settings.eval_every == 0
-        if evaluate or last:
-            metrics = _evaluate(run, parts)
-            plugins.hook.on_evaluate(run=run, step=run.step, metrics=metrics)
-            score = next(iter(metrics.values()), None)  # the first metric's first value ranks checkpoints
-            improved = score is not None and (best is None or score > best)
-            best = score if improved else best
-        else:
-            improved = False
-        if run.step % settings.checkpoint_every == 0 or last or improved or run.stop_requested:
-            _check_finite(healthy, run, last_check_step, out)
-            last_check_step = run.step
-            save_checkpoint(run.directory, parts.state(run.step, best), settings.keep_checkpoints)
-            if improved:
-                mark_best(run.directory)
-    run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
+            # ---- logging, evaluation, checkpoints (host syncs happen only here) ----
+            last = run.step == settings.steps or run.stop_requested
+            if run.step % settings.log_every == 0 or last:
+                _check_finite(healthy, run, last_check_step, out)
+                last_check_step = run.step
+                now = time.perf_counter()
+                logs = {
+                    "loss_d": out.loss_d.item(),
+                    "loss_g": out.loss_g.item(),
+                    "energy_real": out.energies_real.float().mean().item(),
+                    "energy_fake": out.energies_fake.float().mean().item(),
+                    **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
+                    "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
+                }
+                last_log_step, tick = run.step, now
+                plugins.hook.on_log(run=run, step=run.step, logs=logs)
+            evaluate = settings.eval_every and run.step % settings.eval_every == 0
+            if evaluate or last:
+                metrics = _evaluate(run, parts)
+                plugins.hook.on_evaluate(run=run, step=run.step, metrics=metrics)
+                score = next(iter(metrics.values()), None)  # the first metric's first value ranks checkpoints
+                if score is not None and not _higher_is_better(parts):
+                    score = -score  # stored negated, so that larger is always better (FID, KID)
+                improved = score is not None and (best is None or score > best)
+                best = score if improved else best
+            else:
+                improved = False
+            if run.step % settings.checkpoint_every == 0 or last or improved or run.stop_requested:
+                _check_finite(healthy, run, last_check_step, out)
+                last_check_step = run.step
+                save_checkpoint(run.directory, parts.state(run.step, best), settings.keep_checkpoints)
+                if improved:
+                    mark_best(run.directory)
+        run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
 
 
 def _check_finite(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) -> None:
@@ -151,6 +153,11 @@ def _check_finite(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) 
         f"loss became NaN or infinite between steps {since} and {run.step} "
         f"(D loss {out.total_d.item():.4g}, G loss {out.total_g.item():.4g}); {kept}; try a lower learning rate"
     )
+
+
+def _higher_is_better(parts: Parts) -> bool:
+    first = next(iter(parts.metrics.values()), None)
+    return getattr(first, "higher_is_better", True)
 
 
 def _evaluate(run: Run, parts: Parts) -> dict[str, float]:

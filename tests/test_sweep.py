@@ -14,7 +14,7 @@ from energan.plugins import load_plugins
 from energan.sweep.families import SweepSpec, check_family, validate
 from energan.sweep.grids import NAMED_GRIDS, Grid, grid_from_dict, knob_overrides, load_grid
 from energan.sweep.results import PointResult, summarize
-from energan.sweep.study import is_surplus, read_board
+from energan.sweep.study import fail_unstarted, is_surplus, open_storage, points_to_queue, read_board
 
 State = optuna.trial.TrialState
 
@@ -90,46 +90,57 @@ def test_a_grid_file_with_a_bad_knob_value_fails_before_any_point_runs(tmp_path:
         validate(SweepSpec(grid, "ebgan"), load_plugins().registries)
 
 
-def _trial(number: int, state: State, value: float | None = None, user_attrs: dict | None = None, **system_attrs: object) -> optuna.trial.FrozenTrial:
-    trial = optuna.trial.create_trial(state=state, value=value, user_attrs=user_attrs or {}, system_attrs=system_attrs)
+def _trial(number: int, state: State, point: int | None, value: float | None = None, **user_attrs: object) -> optuna.trial.FrozenTrial:
+    system_attrs = {} if point is None else {"energan_point": point}
+    trial = optuna.trial.create_trial(state=state, value=value, user_attrs=user_attrs, system_attrs=system_attrs)
     trial.number = number
     return trial
 
 
-GRID_SIZE = 5
+GRID_SIZE = 6
 HISTORY = [
-    _trial(0, State.COMPLETE, 5.0, grid_id=0),
-    _trial(1, State.FAIL, grid_id=1),  # its worker was killed: retried as trial 4
-    _trial(2, State.FAIL, grid_id=2),  # killed too: its retry (6) waits in the queue
-    _trial(3, State.FAIL, user_attrs={"error": "DataError: boom"}, grid_id=3),  # raised: final
-    _trial(4, State.COMPLETE, 7.0, grid_id=1, failed_trial=1),  # the retry took number 4 ...
-    _trial(5, State.PRUNED, user_attrs={"surplus": True}, grid_id=0),
-    _trial(6, State.WAITING, grid_id=2, failed_trial=2),
-    _trial(7, State.RUNNING, grid_id=4),  # ... so point 4 went to a later number
+    _trial(0, State.COMPLETE, 0, 5.0),
+    _trial(1, State.FAIL, 1),  # its worker died: queued again as trial 6
+    _trial(2, State.FAIL, 2, interrupted=True),  # Ctrl-C: to be queued again, not counted as a loss
+    _trial(3, State.FAIL, 3, error="DataError: boom"),  # raised: final
+    _trial(4, State.WAITING, 4),
+    _trial(5, State.PRUNED, 0, surplus=True),
+    _trial(6, State.COMPLETE, 1, 7.0),
+    _trial(7, State.FAIL, 5), _trial(8, State.FAIL, 5), _trial(9, State.FAIL, 5),  # lost three times: failed
+    _trial(10, State.RUNNING, None),  # asked for while the queue was empty: not a point's attempt
 ]
 
 
-def test_board_counts_each_point_once_with_retries_and_surplus_trials() -> None:
+def test_board_counts_each_point_once() -> None:
     board = read_board(HISTORY, GRID_SIZE)
-    assert (board.done, board.running, board.queued, board.failed, board.pending) == (2, 1, 1, 1, 0)
+    assert (board.done, board.running, board.queued, board.failed, board.pending) == (2, 0, 2, 2, 0)
     assert board.best == 7.0 and board.claimable and not board.finished
+
+
+def test_points_to_queue_are_the_interrupted_and_the_lost_within_the_retries() -> None:
+    assert points_to_queue(HISTORY, GRID_SIZE) == [2]
+    assert points_to_queue(HISTORY[:2], GRID_SIZE) == [1, 2, 3, 4, 5]  # point 1 lost once; 2-5 never tried
 
 
 @pytest.mark.parametrize(
     ("trial", "surplus"),
     [
-        (_trial(8, State.RUNNING, grid_id=4), True),  # trial 7 holds point 4 and came first
-        (_trial(8, State.RUNNING, grid_id=3), True),  # point 3 failed for good
-        (_trial(8, State.RUNNING, grid_id=1), True),  # point 1 is complete
-        (_trial(8, State.RUNNING, grid_id=2), True),  # point 2 has a queued retry
-        (_trial(8, State.RUNNING, grid_id=2, failed_trial=2), False),  # a retry is never surplus
-        (HISTORY[7], False),  # the first holder of point 4
-        (HISTORY[2], False),  # numbers below the grid size are the grid's own points
+        (_trial(11, State.RUNNING, 4), True),  # trial 4 holds point 4 (queued, lower number)
+        (_trial(11, State.RUNNING, 3), True),  # point 3 failed for good
+        (_trial(11, State.RUNNING, 1), True),  # point 1 is complete
+        (_trial(11, State.RUNNING, 2), False),  # point 2's attempt was interrupted: this is its retry
+        (_trial(11, State.RUNNING, None), True),  # not taken from the queue
+        (HISTORY[4], False),  # the first holder of point 4
     ],
 )
 def test_surplus_trials_repeat_a_held_point(trial: optuna.trial.FrozenTrial, surplus: bool) -> None:
     others = [other for other in HISTORY if other.number != trial.number]
-    assert is_surplus(trial, [*others, trial], GRID_SIZE) is surplus
+    assert is_surplus(trial, [*others, trial]) is surplus
+
+
+def test_duplicate_queued_trials_run_once() -> None:
+    first, second = _trial(0, State.RUNNING, 7), _trial(1, State.RUNNING, 7)
+    assert not is_surplus(first, [first, second]) and is_surplus(second, [first, second])
 
 
 def test_summary_statistics_by_hand() -> None:
@@ -141,3 +152,28 @@ def test_summary_statistics_by_hand() -> None:
     assert summary.share_above == pytest.approx(3 / 6)
     empty = summarize([PointResult("gan", {}, None, "boom")], threshold=3.0)
     assert math.isnan(empty.median) and empty.share_above == 0.0
+
+
+def test_a_trial_whose_worker_died_before_starting_is_failed_after_the_grace() -> None:
+    study = optuna.create_study()
+    started, unstarted = study.ask(), study.ask()
+    started.set_user_attr("worker", "host:1")
+    fail_unstarted(study, study.get_trials(deepcopy=False), grace=3600)
+    assert [t.state for t in study.get_trials()] == [State.RUNNING, State.RUNNING]  # still within the grace
+    fail_unstarted(study, study.get_trials(deepcopy=False), grace=-1)
+    assert [t.state for t in study.get_trials()] == [State.RUNNING, State.FAIL]
+    assert unstarted.number == 1
+
+
+def test_sqlite_transactions_take_the_write_lock_when_they_begin(tmp_path: Path) -> None:
+    """SQLite ignores FOR UPDATE: taking a trial off the queue is atomic only if reads lock too."""
+    import sqlalchemy.exc
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    with storage.engine.connect() as holder:
+        holder.begin()
+        holder.exec_driver_sql("SELECT count(*) FROM trials").all()  # a read-only transaction ...
+        other = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 's.db'}", connect_args={"timeout": 0.1})
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"), other.begin() as second:
+            second.exec_driver_sql("UPDATE trials SET state = state")  # ... already blocks writers
+        holder.rollback()

@@ -55,10 +55,10 @@ def _trials(storage: str, family: str = "ebgan") -> list[optuna.trial.FrozenTria
 
 def _assert_each_point_trained_once(trials: list[optuna.trial.FrozenTrial], points: int) -> None:
     complete = [t for t in trials if t.state == State.COMPLETE]
-    assert sorted(t.system_attrs["grid_id"] for t in complete) == list(range(points))
+    assert sorted(t.system_attrs["energan_point"] for t in complete) == list(range(points))
     assert len({tuple(sorted(t.params.items())) for t in complete}) == points
     trained = [t for t in trials if "run_dir" in t.user_attrs and t.state != State.FAIL]
-    assert Counter(t.system_attrs["grid_id"] for t in trained) == Counter(range(points)), "a point was trained twice"
+    assert Counter(t.system_attrs["energan_point"] for t in trained) == Counter(range(points)), "a point was trained twice"
 
 
 @pytest.fixture
@@ -93,30 +93,47 @@ def test_a_point_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(tmp_pat
     result = _sweep(tmp_path, grid, sqlite_url, 10)
     assert "8/8 points (done 4, running 0, queued 0, failed 4)" in result.stdout
     failed = [t for t in _trials(sqlite_url) if t.state == State.FAIL]
-    assert len(failed) == 4
+    assert len(failed) == 4  # recorded once each: a point that raises is not retried
     assert all(t.params["data_dir"] and "no-such-dir does not exist" in t.user_attrs["error"] for t in failed)
 
 
-def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path: Path, sqlite_url: str) -> None:
-    grid = _grid(tmp_path)
-    first = subprocess.Popen(_sweep_args(tmp_path, grid, sqlite_url, 600), cwd=tmp_path, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start_and_wait_for_a_training_point(tmp_path: Path, grid: Path, storage: str) -> tuple[subprocess.Popen, list, list]:
+    """Start a sweep in its own process group; return once a point finished and another is training."""
+    sweep = subprocess.Popen(_sweep_args(tmp_path, grid, storage, 600), cwd=tmp_path, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # kill -9 once a point has finished and the next one is training
+    while time.monotonic() < deadline:
         time.sleep(0.5)
         try:
-            trials = _trials(sqlite_url)
+            trials = _trials(storage)
         except (KeyError, optuna.exceptions.StorageInternalError):
             continue
         done = [t for t in trials if t.state == State.COMPLETE]
         running = [t for t in trials if t.state == State.RUNNING and "run_dir" in t.user_attrs]
         if done and running and (tmp_path / running[0].user_attrs["run_dir"] / "config.toml").exists():
-            break
-    else:
-        pytest.fail("the sweep never reached a running second point")
+            return sweep, done, running
+    pytest.fail("the sweep never reached a running second point")
+
+
+def test_ctrl_c_marks_the_point_interrupted_and_the_next_run_trains_it(tmp_path: Path, sqlite_url: str) -> None:
+    grid = _grid(tmp_path)
+    sweep, _, running = _start_and_wait_for_a_training_point(tmp_path, grid, sqlite_url)
+    os.killpg(sweep.pid, signal.SIGINT)  # what Ctrl-C on the terminal does
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130 and "interrupted" in err
+    by_number = {t.number: t for t in _trials(sqlite_url)}
+    for trial in running:
+        assert by_number[trial.number].state == State.FAIL and by_number[trial.number].user_attrs["interrupted"] is True
+    _sweep(tmp_path, grid, sqlite_url, 600)
+    _assert_each_point_trained_once(_trials(sqlite_url), 4)
+
+
+def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path: Path, sqlite_url: str) -> None:
+    grid = _grid(tmp_path)
+    first, done, running = _start_and_wait_for_a_training_point(tmp_path, grid, sqlite_url)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    killed = {t.number: t.system_attrs["grid_id"] for t in running}
+    killed = {t.number: t.system_attrs["energan_point"] for t in running}
     finished_before = {t.number for t in done}
 
     _sweep(tmp_path, grid, sqlite_url, 600)
@@ -125,10 +142,11 @@ def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path: Path
     by_number = {t.number: t for t in trials}
     for number in finished_before:  # nothing that had finished ran again
         assert by_number[number].state == State.COMPLETE
-    for number, point in killed.items():  # the killed point failed without an error, then ran once more
-        assert by_number[number].state == State.FAIL and "error" not in by_number[number].user_attrs
-        retries = [t for t in trials if t.system_attrs.get("failed_trial") == number]
-        assert [(t.state, t.system_attrs["grid_id"]) for t in retries] == [(State.COMPLETE, point)]
+    for number, point in killed.items():  # the killed attempt failed without an error, then its point ran once more
+        assert by_number[number].state == State.FAIL and not {"error", "interrupted"} & set(by_number[number].user_attrs)
+        later = [t for t in trials if t.system_attrs["energan_point"] == point and t.number > number and "surplus" not in t.user_attrs]
+        assert [t.state for t in later] == [State.COMPLETE]
+        assert by_number[number].user_attrs["run_dir"] != later[0].user_attrs["run_dir"]
 
 
 def test_two_sweep_commands_share_one_storage(tmp_path: Path, sqlite_url: str) -> None:

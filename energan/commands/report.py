@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from energan.errors import ConfigError
-    from energan.sweep.report import heatmap_pairs, markdown, shared_knobs, write_figures, write_markdown
+    from energan.sweep.report import cell, heatmap_pairs, markdown, share, shared_knobs, write_figures, write_markdown
     from energan.sweep.results import load_results, real_score, summarize
     from energan.sweep.study import default_storage, open_storage
 
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column == "family" else "right")
     for family in results:
         s = summarize(family.points, threshold)
-        table.add_row(family.family, str(s.finished), str(s.failed), f"{s.median:.2f}", f"{s.q1:.2f}", f"{s.q3:.2f}", f"{s.best:.2f}", f"{100 * s.share_above:.0f} %")
+        numbers = [cell(value) for value in (s.median, s.q1, s.q3, s.best)]
+        table.add_row(family.family, str(s.finished), str(s.failed), *numbers, share(s.share_above))
     Console().print(table)
     print(f"wrote {output / 'report.md'} and {len(figures)} figures")
     return 0

@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from energan.sweep.grids import load_grid
     from energan.sweep.launch import launch
 
-    for name, value, low in (("--workers", args.workers, 1), ("--steps", args.steps, 1), ("--heartbeat", args.heartbeat, 1)):
-        if value < low:
+    limits = (("--workers", args.workers, 1), ("--steps", args.steps, 1), ("--heartbeat", args.heartbeat, 1), ("--threads", args.threads, 1))
+    for name, value, low in limits:
+        if value is not None and value < low:
             raise ConfigError(f"{name} {value}: must be ≥ {low}")
     grid = load_grid(args.grid)
     families = list(dict.fromkeys(check_family(family) for family in args.family))

@@ -75,3 +75,6 @@ class BatchStream:
 
     def batch(self, index: int) -> Tensor:
         return self.images[self.indices(index)]
+
+    def close(self) -> None:
+        """In-memory batches hold no workers (the same interface as the prefetching stream)."""

@@ -57,6 +57,12 @@ class PrefetchingStream:
             raise DataError(str(error).strip().splitlines()[-1].partition("DataError: ")[2] or str(error)) from None
 
 
+    def close(self) -> None:
+        """Stop the worker processes (dropping the DataLoader iterator shuts them down)."""
+        self._batches = None
+        self._next = None
+
+
 def batch_stream(images: Tensor | LazyImages, batch_size: int, seed: int, device: torch.device) -> BatchStream | PrefetchingStream:
     """In-memory tensors are indexed directly; lazy images with workers are decoded ahead."""
     stream = BatchStream(images, batch_size, seed)

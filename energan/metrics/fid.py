@@ -21,6 +21,7 @@ from energan.errors import DataError
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_NAME}"
 WEIGHTS_ENV = "ENERGAN_INCEPTION_WEIGHTS"
+FID_FEATURES = 2048
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 CHUNK = 200
@@ -58,21 +59,33 @@ def to_uint8_rgb(images: Tensor) -> Tensor:
 class InceptionDistance:
     """FID (``kind="fid"``) or KID between generated samples and the dataset's held-out images."""
 
+    higher_is_better = False
+
     def __init__(self, kind: str, samples: int, weights: str, download: bool, features: nn.Module | None = None) -> None:
         self.kind = kind
         self.samples = samples
         self.weights = weights
         self.download = download
         self.features = features  # another network only when a caller passes one explicitly
+        self.inception = features is None
+
+    def _network(self) -> nn.Module:
+        """The Inception-v3 feature network, loaded once per metric."""
+        if self.features is None:
+            from torchmetrics.image.fid import NoTrainInceptionV3
+
+            weights = inception_weights(self.weights, self.download)
+            self.features = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights))
+        return self.features
 
     def _metric(self, real: int) -> object:
-        from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
+        from torchmetrics.image.fid import FrechetInceptionDistance
         from torchmetrics.image.kid import KernelInceptionDistance
 
-        features = self.features or NoTrainInceptionV3(
-            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(inception_weights(self.weights, self.download))
-        )
+        features = self._network()
         if self.kind == "fid":
+            if self.inception and real < FID_FEATURES:
+                warnings.warn(f"FID from {real} real images (< {FID_FEATURES}, the feature count) is biased upwards; hold out more", stacklevel=2)
             return FrechetInceptionDistance(feature=features)
         warnings.filterwarnings("ignore", message="Metric `Kernel Inception Distance` will save all extracted features")
         return KernelInceptionDistance(feature=features, subsets=KID_SUBSETS, subset_size=min(KID_SUBSET_SIZE, real, self.samples))

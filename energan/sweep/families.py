@@ -45,15 +45,15 @@ class SweepSpec:
         return self.grid.size(self.family)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly identity of the sweep (what two machines must agree on)."""
+        """JSON-friendly identity of the sweep: what machines sharing it must agree on (the data's
+        path may differ between machines)."""
         return {
             "grid": self.grid.to_dict(),
             "family": self.family,
             "data": self.data,
-            "data_dir": self.data_dir,
             "steps": self.steps,
             "seed": self.seed,
-            "overrides": list(self.overrides),
+            "overrides": sorted(self.overrides),
         }
 
     def config(self, point: dict[str, KnobValue], runs_dir: str, name: str) -> TrainConfig:
@@ -83,6 +83,9 @@ def validate(spec: SweepSpec, registries: Any) -> None:
     """Resolve one config per knob value, so a bad knob fails before any point runs."""
     from energan.config import resolve
 
+    unknown = sorted(set(spec.grid.family_knobs) - set(FAMILIES))
+    if unknown:
+        raise ConfigError(f"grid {spec.grid.name!r}: [family_knobs.{unknown[0]}] names no family; valid: {', '.join(FAMILIES)}")
     first = {knob: values[0] for knob, values in spec.space.items()}
     for knob, values in spec.space.items():
         for value in values:

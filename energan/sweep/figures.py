@@ -17,8 +17,8 @@ BINS = 20
 
 def _score_range(results: Sequence[FamilyResults], ceiling: float | None) -> tuple[float, float]:
     scores = [score for family in results for score in family.scores]
-    high = max([*scores, ceiling or 0.0, 1.0])
-    return min([*scores, 1.0]), high
+    low = min([*scores, 1.0])
+    return low, max([*scores, ceiling or 0.0, low + 1.0])
 
 
 def histogram_figure(results: Sequence[FamilyResults], knob: str, values: Sequence[KnobValue], ceiling: float | None) -> Figure:

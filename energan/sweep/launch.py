@@ -7,15 +7,17 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from energan.sweep.families import SweepSpec
 from energan.sweep.monitor import describe, watch
 from energan.sweep.study import default_storage, open_storage, open_study
-from energan.sweep.worker import WorkerJob, worker_main
+from energan.sweep.worker import WorkerJob, refresh_queue, worker_main
 
-JOIN_SECONDS = 120.0
+STOP_SECONDS = 10.0
+JOIN_SECONDS = 60.0
 
 
 def launch(
@@ -34,6 +36,8 @@ def launch(
     rdb = open_storage(url)
     studies = {spec.family: (open_study(rdb, sweep, spec), spec.size) for spec in specs}  # fails early on a mismatch
     print(f"sweep {sweep!r} on {url}: " + ", ".join(f"{spec.family} {spec.size} points" for spec in specs), file=sys.stderr)
+    for spec in specs:  # the whole grid goes into the queue before any worker starts
+        refresh_queue(studies[spec.family][0], spec, heartbeat)
     logs = Path(runs_dir) / "sweeps" / sweep / "logs"
     context = multiprocessing.get_context("spawn")
     processes = [
@@ -50,7 +54,7 @@ def launch(
         boards = watch(studies, workers, alive=lambda: any(process.is_alive() for process in processes))
     except KeyboardInterrupt:
         _stop(processes)
-        print(f"energan: interrupted; points in progress were queued again; worker logs in {logs}", file=sys.stderr)
+        print(f"energan: interrupted; points in progress run again when the same command runs again; worker logs in {logs}", file=sys.stderr)
         return 130
     killed = [process for process in processes if process.exitcode not in (0, None)]
     for process in killed:
@@ -69,7 +73,11 @@ def launch(
 
 
 def _stop(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:
-    """Workers got the same Ctrl-C; give them time to queue their points again, then terminate."""
+    """Workers on the same terminal got the Ctrl-C and stop after their current step; the others
+    get SIGTERM after a grace period. Either way their points are marked interrupted."""
+    deadline = time.monotonic() + STOP_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
     for process in processes:
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signal.SIGTERM)

@@ -37,11 +37,11 @@ def write_figures(
     return paths
 
 
-def _cell(value: float) -> str:
+def cell(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.2f}"
 
 
-def _share(value: float) -> str:
+def share(value: float) -> str:
     return "—" if math.isnan(value) else f"{100 * value:.0f} %"
 
 
@@ -59,8 +59,8 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
     for family in results:
         s = summarize(family.points, threshold)
         lines.append(
-            f"| {family.family} | {family.grid_size} | {s.finished} | {s.failed} | {_cell(s.median)} | {_cell(s.q1)} | "
-            f"{_cell(s.q3)} | {_cell(s.iqr)} | {_cell(s.best)} | {_share(s.share_above)} |"
+            f"| {family.family} | {family.grid_size} | {s.finished} | {s.failed} | {cell(s.median)} | {cell(s.q1)} | "
+            f"{cell(s.q3)} | {cell(s.iqr)} | {cell(s.best)} | {share(s.share_above)} |"
         )
     names = [family.family for family in results]
     lines += ["", "## Median [Q1, Q3] and share ≥ threshold per knob value", "", f"| knob | value | {' | '.join(names)} |", "|---|---|" + "---|" * len(names)]
@@ -69,7 +69,7 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
             cells = []
             for family in results:
                 s = summarize(family.where(knob, value), threshold)
-                cells.append(f"{_cell(s.median)} [{_cell(s.q1)}, {_cell(s.q3)}] · {_share(s.share_above)}")
+                cells.append(f"{cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)}")
             lines.append(f"| {knob} | {value} | {' | '.join(cells)} |")
     failed = [point for family in results for point in family.failed]
     if failed:

@@ -10,7 +10,7 @@ from typing import Any
 
 from energan.errors import ConfigError
 from energan.sweep.grids import KnobValue
-from energan.sweep.study import ERROR_ATTR, SPEC_ATTR, latest_trials, study_name, sweep_families
+from energan.sweep.study import ERROR_ATTR, MAX_RETRIES, SPEC_ATTR, latest_trials, lost_attempts, study_name, sweep_families
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,23 +94,25 @@ def load_results(storage: Any, sweep: str) -> list[FamilyResults]:
         grid = spec["grid"]
         knobs = {**grid["knobs"], **grid["family_knobs"].get(family, {})}
         size = math.prod(len(values) for values in knobs.values())
-        out.append(FamilyResults(family, knobs, size, _finished_points(family, study.get_trials(deepcopy=False), size)))
+        out.append(FamilyResults(family, knobs, size, _finished_points(family, study.get_trials(deepcopy=False))))
     return out
 
 
-def _finished_points(family: str, trials: Sequence[Any], size: int) -> list[PointResult]:
+def _finished_points(family: str, trials: Sequence[Any]) -> list[PointResult]:
+    """Complete points with their score; failed ones (an error, or lost too often) with the reason."""
     import optuna
 
     State = optuna.trial.TrialState
-    latest = latest_trials(trials, size)
+    lost = lost_attempts(trials)
     points = []
-    for key in sorted(latest):
-        trial = latest[key]
-        if trial.state not in (State.COMPLETE, State.FAIL):
-            continue
-        error = trial.user_attrs.get(ERROR_ATTR, "worker lost too many times" if trial.state == State.FAIL else None)
-        score = trial.value if trial.state == State.COMPLETE else None
-        points.append(PointResult(family, dict(trial.params), score, error, trial.user_attrs.get("inception_score_real")))
+    for point, trial in sorted(latest_trials(trials).items()):
+        real = trial.user_attrs.get("inception_score_real")
+        if trial.state == State.COMPLETE:
+            points.append(PointResult(family, dict(trial.params), trial.value, None, real))
+        elif trial.state == State.FAIL and ERROR_ATTR in trial.user_attrs:
+            points.append(PointResult(family, dict(trial.params), None, trial.user_attrs[ERROR_ATTR], real))
+        elif trial.state == State.FAIL and lost[point] > MAX_RETRIES:
+            points.append(PointResult(family, dict(trial.params), None, f"its worker died {lost[point]} times", real))
     return points
 
 

@@ -1,23 +1,25 @@
-"""Optuna studies on RDB storage: one study per family, a grid sampler, heartbeats and retries.
+"""Optuna studies on RDB storage: one study per family, its grid points queued as trials.
 
-How a grid point is trained once: the grid sampler gives trial number k < N (the grid's size)
-grid point k, and trial numbers are unique in the storage, so the first N trials cover the grid
-with no duplicate by construction. A trial whose worker dies stops sending heartbeats; the next
-worker to look marks it failed and queues a retry of the same point
-(RetryHeartbeatStaleTrialCallback), which one worker then pops atomically. A retry can take a
-number below N; the point it displaces is then picked later by the sampler among the points
-nobody has started. Two workers can pick the same point that way, so before training, a trial
-that is not a retry checks whether another trial already holds its point (the lower number
-wins): if so it is a *surplus* trial, marked and pruned before it trains.
+How a grid point trains once: every point is queued as a waiting trial carrying its point id
+(Optuna's enqueue mechanism on a grid-sampler study), and a worker claims a trial by taking it off
+the queue, which the storage does atomically (PostgreSQL row locks; SQLite serialised with
+``BEGIN IMMEDIATE``). Any duplicate of a point that does slip in (two workers topping up the queue
+at once) is caught before training: among the trials holding a point, the lowest number wins and
+the others are pruned as *surplus*. A worker that dies stops sending heartbeats; the next worker
+to look marks its trial failed, and the point is queued again (at most ``MAX_RETRIES`` times). A
+trial interrupted by Ctrl-C or SIGTERM is marked so and queued again without counting as a retry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import json
 import statistics
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,14 @@ from energan.errors import ConfigError
 from energan.sweep.families import SweepSpec
 
 SPEC_ATTR = "energan_sweep"
+POINT_ATTR = "energan_point"
 ERROR_ATTR = "error"
+INTERRUPTED_ATTR = "interrupted"
 SURPLUS_ATTR = "surplus"
-MAX_RETRIES = 2
+MAX_RETRIES = 2  # attempts lost with their worker before a point counts as failed
 SCHEMA_ATTEMPTS = 3
+GRACE_HEARTBEATS = 3  # a trial silent this many heartbeats is taken for dead
+SQLITE_LOCK_SECONDS = 30
 
 
 def default_storage(runs_dir: str = "runs") -> str:
@@ -46,16 +52,10 @@ def open_storage(url: str, heartbeat: int | None = None) -> Any:
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": 60}}  # workers wait for each other's writes
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_SECONDS}}  # workers wait for each other's writes
     elif url.startswith(("postgresql", "mysql")):
         engine_kwargs = {"pool_pre_ping": True}
-    options: dict[str, Any] = {}
-    if heartbeat is not None:
-        options = {
-            "heartbeat_interval": heartbeat,
-            "grace_period": 3 * heartbeat,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
-        }
+    options = {} if heartbeat is None else {"heartbeat_interval": heartbeat, "grace_period": GRACE_HEARTBEATS * heartbeat}
     try:
         return _rdb_storage(url, engine_kwargs, options)
     except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError, ImportError, ValueError) as error:
@@ -73,12 +73,31 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any], options: dict[str, Any
 
     for attempt in range(1, SCHEMA_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **options)
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **options)
+            if url.startswith("sqlite"):
+                _serialise_sqlite(storage.engine)
+            return storage
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):  # "already exists"
             if attempt == SCHEMA_ATTEMPTS:
                 raise
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
+
+
+def _serialise_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction take the write lock at BEGIN, so Optuna's read-then-update
+    steps (taking a trial off the queue, failing a stale one) are atomic: SQLite ignores FOR UPDATE."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(connection: Any, record: Any) -> None:
+        connection.isolation_level = None  # the driver's own BEGIN would be deferred
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners existed
 
 
 def study_name(sweep: str, family: str) -> str:
@@ -113,37 +132,100 @@ def sweep_families(storage: Any, sweep: str) -> list[str]:
     return [name.removeprefix(f"{sweep}/") for name in names if name.startswith(f"{sweep}/")]
 
 
-def _grid_id(trial: Any, grid_size: int) -> int | None:
-    """The grid point a trial trains (None for a trial the sampler has not given one yet)."""
-    return trial.system_attrs.get("grid_id", trial.number if trial.number < grid_size else None)
+def point_id(trial: Any) -> int | None:
+    """The grid point a trial trains; None for a trial that was not taken from the queue."""
+    return trial.system_attrs.get(POINT_ATTR)
+
+
+def _is_lost(trial: Any) -> bool:
+    """A failed attempt with no error and no interruption: its worker died."""
+    import optuna
+
+    attrs = trial.user_attrs
+    return trial.state == optuna.trial.TrialState.FAIL and ERROR_ATTR not in attrs and INTERRUPTED_ATTR not in attrs
 
 
 def _holds_point(trial: Any) -> bool:
-    """Whether a trial counts as its point's attempt (not surplus, and not an attempt that was killed)."""
+    """Whether a trial is its point's attempt: queued, running, complete or failed with an error."""
     import optuna
 
-    killed = trial.state == optuna.trial.TrialState.FAIL and ERROR_ATTR not in trial.user_attrs
-    return not trial.user_attrs.get(SURPLUS_ATTR) and not killed
+    interrupted = trial.state == optuna.trial.TrialState.FAIL and INTERRUPTED_ATTR in trial.user_attrs
+    return not trial.user_attrs.get(SURPLUS_ATTR) and not _is_lost(trial) and not interrupted
 
 
-def is_surplus(trial: Any, trials: Sequence[Any], grid_size: int) -> bool:
-    """A trial that is not a retry is surplus when another trial holds its point and came first
-    (or is a retry, or is complete)."""
-    if "failed_trial" in trial.system_attrs or trial.number < grid_size:
-        return False
-    point = _grid_id(trial, grid_size)
-    return any(
+def is_surplus(trial: Any, trials: Sequence[Any]) -> bool:
+    """Not a queued point, or another trial holds the same point and came first (or is finished)."""
+    point = point_id(trial)
+    return point is None or any(
         other.number != trial.number
-        and _grid_id(other, grid_size) == point
+        and point_id(other) == point
         and _holds_point(other)
-        and (other.number < trial.number or "failed_trial" in other.system_attrs or other.state.is_finished())
+        and (other.number < trial.number or other.state.is_finished())
         for other in trials
     )
 
 
+def latest_trials(trials: Sequence[Any]) -> dict[int, Any]:
+    """Each grid point's latest attempt (a retry replaces the attempt it retries); surplus ignored."""
+    latest: dict[int, Any] = {}
+    for trial in trials:
+        point = point_id(trial)
+        if point is None or trial.user_attrs.get(SURPLUS_ATTR):
+            continue
+        if point not in latest or trial.number > latest[point].number:
+            latest[point] = trial
+    return latest
+
+
+def lost_attempts(trials: Sequence[Any]) -> Counter[int]:
+    """Per point, how many attempts died with their worker."""
+    return Counter(point_id(trial) for trial in trials if point_id(trial) is not None and _is_lost(trial))
+
+
+def points_to_queue(trials: Sequence[Any], grid_size: int) -> list[int]:
+    """Points with no attempt yet, or whose latest attempt was interrupted or lost (within the retries)."""
+    latest, lost = latest_trials(trials), lost_attempts(trials)
+    return [
+        point
+        for point in range(grid_size)
+        if point not in latest
+        or (not _holds_point(latest[point]) and lost[point] <= MAX_RETRIES)
+    ]
+
+
+def enqueue(study: Any, spec: SweepSpec, points: Sequence[int]) -> None:
+    """Queue grid points as waiting trials carrying their point id and knob values."""
+    import optuna
+
+    grid = list(spec.grid.points(spec.family))
+    distributions = {knob: optuna.distributions.CategoricalDistribution(values) for knob, values in spec.space.items()}
+    for point in points:
+        params = grid[point]
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.WAITING,
+                params=params,
+                distributions=distributions,
+                system_attrs={POINT_ATTR: point, "fixed_params": params},
+            )
+        )
+
+
+def fail_unstarted(study: Any, trials: Sequence[Any], grace: float) -> None:
+    """Fail running trials whose worker died before its first heartbeat (they never start training)."""
+    import optuna
+
+    now = datetime.datetime.now()
+    for trial in trials:
+        stuck = trial.state == optuna.trial.TrialState.RUNNING and not trial.user_attrs
+        if stuck and trial.datetime_start is not None and (now - trial.datetime_start).total_seconds() > grace:
+            with contextlib.suppress(ValueError, RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+
 @dataclasses.dataclass(frozen=True)
 class Board:
-    """Where a family's sweep stands: points done, running, queued for retry, failed, not started."""
+    """Where a family's sweep stands: points done, running, queued (or to be queued again), failed."""
 
     total: int
     done: int = 0
@@ -155,6 +237,7 @@ class Board:
 
     @property
     def pending(self) -> int:
+        """Points with no attempt yet."""
         return self.total - self.done - self.running - self.queued - self.failed
 
     @property
@@ -166,33 +249,22 @@ class Board:
         return self.done + self.failed == self.total
 
 
-def latest_trials(trials: Sequence[Any], grid_size: int) -> dict[int, Any]:
-    """Each grid point's latest trial (a retry replaces the attempt it retries); surplus ignored."""
-    latest: dict[int, Any] = {}
-    for trial in trials:
-        key = _grid_id(trial, grid_size)
-        if key is None or trial.user_attrs.get(SURPLUS_ATTR):
-            continue
-        if key not in latest or trial.number > latest[key].number:
-            latest[key] = trial
-    return latest
-
-
 def read_board(trials: Sequence[Any], grid_size: int) -> Board:
-    """Each point's state is that of its latest trial."""
+    """Each point's state is that of its latest attempt."""
     import optuna
 
     State = optuna.trial.TrialState
-    latest = latest_trials(trials, grid_size)
-    states = [trial.state for trial in latest.values()]
+    latest, lost = latest_trials(trials), lost_attempts(trials)
     complete = [trial for trial in latest.values() if trial.state == State.COMPLETE]
+    failed = [p for p, t in latest.items() if t.state == State.FAIL and (ERROR_ATTR in t.user_attrs or lost[p] > MAX_RETRIES)]
     durations = [trial.duration.total_seconds() for trial in complete if trial.duration is not None]  # for the ETA
+    running = sum(trial.state == State.RUNNING for trial in latest.values())
     return Board(
         total=grid_size,
         done=len(complete),
-        running=states.count(State.RUNNING),
-        queued=states.count(State.WAITING),
-        failed=states.count(State.FAIL),  # raised, or killed more than MAX_RETRIES times
+        running=running,
+        queued=len(latest) - len(complete) - len(failed) - running,  # waiting, or to be queued again
+        failed=len(failed),
         best=max((trial.value for trial in complete), default=None),
         seconds_per_point=statistics.fmean(durations) if durations else None,
     )

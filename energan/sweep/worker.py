@@ -2,16 +2,16 @@
 
 Workers are separate processes (``energan sweep --workers K`` starts K on this machine; other
 machines run the same command against the same storage). A point that raises is recorded as a
-failed trial with its error; a point interrupted by Ctrl-C or SIGTERM goes back to the queue; a
-point whose worker is killed outright is queued again by the next worker that notices its
-missing heartbeat.
+failed trial with its error; a point interrupted by Ctrl-C or SIGTERM is marked interrupted and
+queued again; a point whose worker is killed outright is queued again by the next worker that
+notices its missing heartbeat.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -22,7 +22,21 @@ from typing import Any
 from energan.errors import EnerganError
 from energan.hookspecs import hookimpl
 from energan.sweep.families import SweepSpec
-from energan.sweep.study import ERROR_ATTR, SURPLUS_ATTR, is_surplus, open_storage, open_study, read_board
+from energan.sweep.study import (
+    ERROR_ATTR,
+    GRACE_HEARTBEATS,
+    INTERRUPTED_ATTR,
+    SURPLUS_ATTR,
+    Board,
+    enqueue,
+    fail_unstarted,
+    is_surplus,
+    open_storage,
+    open_study,
+    point_id,
+    points_to_queue,
+    read_board,
+)
 
 POLL_SECONDS = 2.0
 SCORE = "inception_score"
@@ -57,8 +71,9 @@ class _ScoreRecorder:
         self.metrics = dict(metrics)
 
 
-def point_directory(job: WorkerJob, spec: SweepSpec, grid_id: int) -> Path:
-    return Path(job.runs_dir) / "sweeps" / job.sweep / spec.family / f"p{grid_id:04d}"
+def attempt_directory(job: WorkerJob, spec: SweepSpec, point: int, number: int) -> Path:
+    """Each attempt at a point trains in its own directory: a retry never touches a lost attempt's files."""
+    return Path(job.runs_dir) / "sweeps" / job.sweep / spec.family / f"p{point:04d}-t{number}"
 
 
 def _one_line(error: BaseException) -> str:
@@ -66,51 +81,62 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _mark(trial: Any, key: str, value: Any) -> None:
+    """Record why an attempt ended, if the storage can still be reached."""
+    with contextlib.suppress(Exception):
+        trial.set_user_attr(key, value)
+
+
 class PointObjective:
-    """Optuna objective: one grid point → one training run → its Inception Score."""
+    """Optuna objective: one queued grid point → one training run → its Inception Score."""
 
     def __init__(self, job: WorkerJob, spec: SweepSpec, plugins: Any) -> None:
         self.job = job
         self.spec = spec
         self.plugins = plugins
-        self.current: int | None = None  # the trial number being trained
 
     def __call__(self, trial: Any) -> float:
         import optuna
 
+        try:
+            return self._train(trial)
+        except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            _mark(trial, INTERRUPTED_ATTR, True)
+            raise
+        except Exception as error:
+            _mark(trial, ERROR_ATTR, _one_line(error))
+            raise
+
+    def _train(self, trial: Any) -> float:
+        import optuna
+
         from energan.trainer import train
 
-        spec = self.spec
-        point = {knob: trial.suggest_categorical(knob, values) for knob, values in spec.space.items()}
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         trials = trial.study.get_trials(deepcopy=False)
         frozen = next(other for other in trials if other.number == trial.number)
-        if is_surplus(frozen, trials, spec.size):
+        if is_surplus(frozen, trials):
             trial.set_user_attr(SURPLUS_ATTR, True)
-            raise optuna.TrialPruned("another trial already holds this grid point")
-        grid_id = int(frozen.system_attrs["grid_id"])
-        directory = point_directory(self.job, spec, grid_id)
-        if directory.exists():  # a killed or interrupted attempt: start the point afresh
-            shutil.rmtree(directory)
+            raise optuna.TrialPruned("another trial holds this grid point")
+        point = point_id(frozen)
+        values = {knob: trial.suggest_categorical(knob, choices) for knob, choices in self.spec.space.items()}
+        directory = attempt_directory(self.job, self.spec, point, trial.number)
         trial.set_user_attr("run_dir", str(directory))
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        self.current = trial.number
         recorder = _ScoreRecorder()
         self.plugins.manager.register(recorder, name="sweep")
         try:
-            config = spec.config(point, str(directory.parent), directory.name)
-            run = train(config, plugins=self.plugins)
-        except Exception as error:
-            trial.set_user_attr(ERROR_ATTR, _one_line(error))
-            raise
+            run = train(self.spec.config(values, str(directory.parent), directory.name), plugins=self.plugins)
         finally:
             self.plugins.manager.unregister(recorder)
         if run.status != "finished":
-            raise PointInterrupted(f"point {grid_id} stopped at step {run.step}")
+            raise PointInterrupted(f"point {point} stopped at step {run.step}")
+        if SCORE not in recorder.metrics:
+            raise EnerganError(f"the run reported no {SCORE}; its metrics were {sorted(recorder.metrics)}")
         for key in ("inception_score_real", "classifier_test_accuracy"):
             if key in recorder.metrics:
                 trial.set_user_attr(key, recorder.metrics[key])
-        if SCORE not in recorder.metrics:
-            raise EnerganError(f"the run reported no {SCORE}; its metrics were {sorted(recorder.metrics)}")
         return recorder.metrics[SCORE]
 
 
@@ -136,27 +162,30 @@ def _work_family(job: WorkerJob, spec: SweepSpec, storage: Any, plugins: Any, pa
     study = open_study(storage, job.sweep, spec)
     objective = PointObjective(job, spec, plugins)
     while os.getppid() == parent:
-        optuna.storages.fail_stale_trials(study)
-        board = read_board(study.get_trials(deepcopy=False), spec.size)
-        if board.claimable:
+        board = refresh_queue(study, spec, job.heartbeat)
+        if board.queued or board.pending:
             try:
                 study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
-            except KeyboardInterrupt:
-                _requeue(study, objective.current)
-                raise
+            except optuna.exceptions.UpdateFinishedTrialError as error:  # taken for dead while still alive
+                print(f"energan: warning: {error}; its point was queued again", flush=True)
         elif board.running:
             time.sleep(POLL_SECONDS)  # other workers' points: wait, in case one of them dies
         else:
             return
 
 
-def _requeue(study: Any, number: int | None) -> None:
-    """Queue the interrupted point again, as a dead worker's point would be."""
+def refresh_queue(study: Any, spec: SweepSpec, heartbeat: int) -> Board:
+    """Fail dead workers' trials, queue the points that need an attempt, and say where things stand."""
     import optuna
 
-    trials = [trial for trial in study.get_trials(deepcopy=False) if trial.number == number]
-    if trials and trials[0].state == optuna.trial.TrialState.FAIL and ERROR_ATTR not in trials[0].user_attrs:
-        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)(study, trials[0])
+    optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    fail_unstarted(study, trials, grace=2 * GRACE_HEARTBEATS * heartbeat)
+    missing = points_to_queue(trials, spec.size)
+    if missing:
+        enqueue(study, spec, missing)
+        trials = study.get_trials(deepcopy=False)
+    return read_board(trials, spec.size)
 
 
 def worker_main(job: WorkerJob) -> None:
@@ -174,7 +203,7 @@ def worker_main(job: WorkerJob) -> None:
     try:
         work(job)
     except KeyboardInterrupt:
-        print("worker interrupted; its point was queued again", flush=True)
+        print("worker interrupted; its point will be queued again", flush=True)
     except EnerganError as error:
         print(f"energan: error: {error}", flush=True)
         sys.exit(1)
