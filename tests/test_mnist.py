@@ -101,3 +101,21 @@ def test_train_on_mnist_files(cli, tmp_path: Path) -> None:
 def test_train_on_mnist_without_files_is_a_one_line_error(cli, tmp_path: Path) -> None:
     code, _, err = cli("train", "--data", "mnist", "--data-dir", tmp_path, "--steps", "3", "--device", "cpu")
     assert code == 1 and f"no train-images-idx3-ubyte[.gz] in {tmp_path}" in err and err.count("\n") == 1
+
+
+def test_dotted_file_names_of_repackaged_copies_are_found(tmp_path: Path) -> None:
+    write_mnist(tmp_path, gz=False)
+    for stem in FILES.values():
+        (tmp_path / stem).rename(tmp_path / stem.replace("-idx", ".idx"))  # train-images.idx3-ubyte
+    data = load_mnist(str(tmp_path), pad=False, download=False)
+    assert data.train_images.shape == (30, 1, 28, 28) and data.test_labels.shape == (10,)
+
+
+def test_download_flag_without_torchvision_says_what_to_do(cli, tmp_path: Path) -> None:
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        code, _, err = cli("train", "--data", "mnist", "--data-dir", tmp_path, "--download", "--steps", "1")
+        assert code == 1 and "downloading needs torchvision (pip install torchvision)" in err and str(tmp_path) in err
+    else:
+        pytest.skip("torchvision is installed: the download itself would need a network")

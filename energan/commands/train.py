@@ -22,6 +22,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--generator", help="generator name (default mlp)")
     parser.add_argument("--data", help="dataset name (default digits, embedded)")
     parser.add_argument("--data-dir", help="directory holding the dataset's files")
+    parser.add_argument("--download", action="store_true", help="let the dataset fetch its files into --data-dir (mnist)")
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2")
@@ -50,7 +51,8 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         "name": args.name,
         "seed": args.seed,
     }
-    return [f"{key}={value}" for key, value in pairs.items() if value is not None]
+    flags = [f"{key}={value}" for key, value in pairs.items() if value is not None]
+    return [*flags, "data.download=true"] if args.download else flags
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,9 +22,13 @@ LAYOUTS = (".", "MNIST/raw")  # as given, and torchvision's download layout
 
 
 def find_file(data_dir: Path, stem: str) -> Path:
-    """``stem`` or ``stem.gz`` in ``data_dir`` or its MNIST/raw folder; a clear error otherwise."""
+    """``stem`` or ``stem.gz`` in ``data_dir`` or its MNIST/raw folder; a clear error otherwise.
+
+    The common re-packaged spelling with a dot (``train-images.idx3-ubyte``) is accepted too.
+    """
+    dotted = stem.replace("-idx", ".idx")
     for layout in LAYOUTS:
-        for name in (stem, f"{stem}.gz"):
+        for name in (stem, f"{stem}.gz", dotted, f"{dotted}.gz"):
             candidate = data_dir / layout / name
             if candidate.is_file():
                 return candidate
@@ -37,7 +41,12 @@ def find_file(data_dir: Path, stem: str) -> Path:
 
 def download_mnist(data_dir: Path) -> None:
     """Fetch the IDX files with torchvision into ``data_dir/MNIST/raw`` (needs a network)."""
-    from torchvision.datasets import MNIST
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError:
+        raise DataError(
+            f"mnist: downloading needs torchvision (pip install torchvision); or put the four IDX files in {data_dir}"
+        ) from None
 
     for train in (True, False):
         try:

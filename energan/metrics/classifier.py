@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,8 @@ from energan.data import ImageData
 from energan.errors import DataError
 
 ARCHITECTURE_VERSION = "cnn-v1"
-EPOCHS = 40
+MAX_EPOCHS = 40  # small datasets (the 1 437 training digits) get this many passes ...
+TRAIN_STEPS = 2000  # ... large ones (MNIST's 60 000) enough passes for about this many updates
 BATCH_SIZE = 64
 
 
@@ -54,7 +56,8 @@ def fit_classifier(data: ImageData, seed: int = 0) -> nn.Module:
         model = make_classifier(data.shape[0], data.num_classes)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         images, labels = data.train_images, data.train_labels
-        for _ in range(EPOCHS):
+        epochs = min(MAX_EPOCHS, math.ceil(TRAIN_STEPS / math.ceil(len(images) / BATCH_SIZE)))
+        for _ in range(epochs):
             model.train()
             for index in torch.randperm(len(images), generator=generator).split(BATCH_SIZE):
                 shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
