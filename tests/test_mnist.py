@@ -119,3 +119,10 @@ def test_download_flag_without_torchvision_says_what_to_do(cli, tmp_path: Path) 
         assert code == 1 and "downloading needs torchvision (pip install torchvision)" in err and str(tmp_path) in err
     else:
         pytest.skip("torchvision is installed: the download itself would need a network")
+
+
+def test_classifier_budget_is_epochs_on_small_data_and_updates_on_large() -> None:
+    from energan.metrics.classifier import BATCH_SIZE, MAX_EPOCHS, TRAIN_STEPS, training_epochs
+
+    assert training_epochs(1437) == MAX_EPOCHS  # the digits: 23 batches an epoch
+    assert training_epochs(60_000) == -(-TRAIN_STEPS // -(-60_000 // BATCH_SIZE)) == 10  # MNIST: ~9 000 updates
