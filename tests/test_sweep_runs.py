@@ -14,6 +14,9 @@ from pathlib import Path
 import optuna
 import pytest
 
+from energan.errors import ConfigError
+from energan.sweep.study import open_storage
+
 State = optuna.trial.TrialState
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +53,8 @@ def _sweep(tmp_path: Path, grid: Path, storage: str, steps: int, *more: str) -> 
 
 
 def _trials(storage: str, family: str = "ebgan") -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=f"tiny/{family}", storage=storage).get_trials()
+    """The family's trials, read through energan's storage opener (it waits out a schema being created)."""
+    return optuna.load_study(study_name=f"tiny/{family}", storage=open_storage(storage)).get_trials()
 
 
 def _assert_each_point_trained_once(trials: list[optuna.trial.FrozenTrial], points: int) -> None:
@@ -106,7 +110,7 @@ def _start_and_wait_for_a_training_point(tmp_path: Path, grid: Path, storage: st
         time.sleep(0.5)
         try:
             trials = _trials(storage)
-        except (KeyError, optuna.exceptions.StorageInternalError):
+        except (KeyError, ConfigError, optuna.exceptions.StorageInternalError):  # the sweep is still creating it
             continue
         done = [t for t in trials if t.state == State.COMPLETE]
         running = [t for t in trials if t.state == State.RUNNING and "run_dir" in t.user_attrs]
