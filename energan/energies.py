@@ -36,7 +36,9 @@ def mlp_autoencoder(
     """The paper's fully connected auto-encoder: ``n_layers`` linear layers in all, ``size`` wide.
 
     The encoder takes the first ceil(n/2) layers and ends in the code (``size`` units, ReLU);
-    the decoder takes the other floor(n/2) back to the image, with a tanh output.
+    the decoder takes the other floor(n/2) back to the image, with a tanh output. Dropout acts on
+    every hidden layer's output, the code included, but only as the decoder reads it: the code
+    that regularizers see stays clean, and a two-layer auto-encoder has dropout too.
     """
     pixels = math.prod(shape)
     encoder_layers = n_layers - n_layers // 2
@@ -45,8 +47,9 @@ def mlp_autoencoder(
         nn.Flatten(),
         mlp([pixels] + [size] * encoder_layers, batch_norm=batch_norm, dropout=dropout, final_activation=nn.ReLU()),
     )
-    decoder = mlp(
-        [size] * decoder_layers + [pixels], batch_norm=batch_norm, dropout=dropout, final_activation=nn.Tanh()
+    decoder = nn.Sequential(
+        nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+        mlp([size] * decoder_layers + [pixels], batch_norm=batch_norm, dropout=dropout, final_activation=nn.Tanh()),
     )
     return encoder, decoder
 
@@ -98,12 +101,13 @@ def timm_autoencoder(
 
 
 class LogitEnergy(Energy):
-    """A classifier-style discriminator: s(x) = a logit of "fake"; the code is its last hidden layer."""
+    """A classifier-style discriminator: s(x) = a logit of "fake"; the code is its last hidden layer,
+    which the head reads through dropout (so every hidden layer has it, even with two layers)."""
 
-    def __init__(self, features: nn.Module, width: int) -> None:
+    def __init__(self, features: nn.Module, width: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.features = features
-        self.head = nn.Linear(width, 1)
+        self.head = nn.Sequential(nn.Dropout(dropout) if dropout > 0 else nn.Identity(), nn.Linear(width, 1))
 
     def forward(self, x: Tensor) -> EnergyOutput:
         code = self.features(x)

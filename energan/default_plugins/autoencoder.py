@@ -73,7 +73,7 @@ def build_logit(shape: tuple[int, int, int], n_layers: int, size: int, dropout: 
         mlp([math.prod(shape)] + [size] * (n_layers - 1), dropout=dropout, activation=nn.LeakyReLU),
         nn.LeakyReLU(),
     )
-    return LogitEnergy(features, size)
+    return LogitEnergy(features, size, dropout)
 
 
 @hookimpl

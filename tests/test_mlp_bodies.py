@@ -1,0 +1,64 @@
+"""The paper's fully connected bodies: Table 1's depth and width knobs, and dropoutD at every depth."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from energan.components import Energy
+from energan.default_plugins.autoencoder import AutoEncoderParams, LogitParams, build_autoencoder, build_logit
+from energan.generators import mlp_generator
+
+SHAPE = (1, 8, 8)
+
+
+def _autoencoder(n_layers: int, size: int, dropout: float) -> Energy:
+    params = {**AutoEncoderParams().__dict__, "n_layers": n_layers, "size": size, "dropout": dropout}
+    return build_autoencoder(SHAPE, **params)
+
+
+def _logit(n_layers: int, size: int, dropout: float) -> Energy:
+    return build_logit(SHAPE, **{**LogitParams().__dict__, "n_layers": n_layers, "size": size, "dropout": dropout})
+
+
+def _linear_widths(module: nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+@pytest.mark.parametrize("n_layers", [2, 3, 4, 5])
+def test_autoencoder_has_n_layers_linear_layers_of_size_d(n_layers: int) -> None:
+    widths = _linear_widths(_autoencoder(n_layers, 128, 0.0))
+    assert len(widths) == n_layers
+    assert widths[0] == (64, 128) and widths[-1] == (128, 64)
+    assert all(width == (128, 128) for width in widths[1:-1])
+
+
+@pytest.mark.parametrize("n_layers", [2, 3, 4, 5])
+def test_generator_has_n_layers_linear_layers_of_size_g(n_layers: int) -> None:
+    widths = _linear_widths(mlp_generator(SHAPE, 16, n_layers, 400, batch_norm=True))
+    assert len(widths) == n_layers
+    assert widths[0] == (16, 400) and widths[-1] == (400, 64)
+
+
+@pytest.mark.parametrize("build", [_autoencoder, _logit], ids=["autoencoder", "logit"])
+@pytest.mark.parametrize("n_layers", [2, 3, 4])
+def test_dropout_d_acts_at_every_depth(build, n_layers: int) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(16, *SHAPE)
+    energy = build(n_layers, 64, 0.5).train()
+    first, second = energy(x), energy(x)
+    assert not torch.equal(first.energy, second.energy), "dropout 0.5 left the training-mode energy deterministic"
+    energy.eval()
+    assert torch.equal(energy(x).energy, energy(x).energy)
+    plain = build(n_layers, 64, 0.0).train()
+    assert torch.equal(plain(x).energy, plain(x).energy)
+
+
+def test_autoencoder_code_is_clean_under_dropout() -> None:
+    """Dropout acts as the decoder reads the code, so a code regularizer sees the code itself."""
+    torch.manual_seed(0)
+    energy = _autoencoder(2, 64, 0.5).train()
+    x = torch.randn(16, *SHAPE)
+    first, second = energy(x), energy(x)
+    assert torch.equal(first.code, second.code) and not torch.equal(first.energy, second.energy)
