@@ -83,14 +83,19 @@ class TimmEncoder(nn.Module):
 def timm_autoencoder(
     shape: tuple[int, int, int], model_name: str, width: int, code_dim: int, batch_norm: bool
 ) -> tuple[nn.Module, nn.Module]:
-    """Encoder: any timm model with ``features_only`` (no pretrained weights); decoder: the conv one."""
+    """Encoder: any timm model with ``features_only`` (no pretrained weights); decoder: the conv one.
+    Models built for one input size (ViT, Swin, ...) are built for the data's side instead."""
     import timm
 
     channels, side, _ = shape
     if not timm.is_model(model_name):
         raise ConfigError(f"unknown timm model {model_name!r}; any name from timm.list_models(), e.g. resnet18, efficientnet_b0")
+    fixed_size = getattr(timm.models.get_pretrained_cfg(model_name), "fixed_input_size", False)
+    size = {"img_size": side} if fixed_size else {}
     try:
-        backbone = timm.create_model(model_name, pretrained=False, features_only=True, in_chans=channels, out_indices=(-1,))
+        backbone = timm.create_model(
+            model_name, pretrained=False, features_only=True, in_chans=channels, out_indices=(-1,), **size
+        )
         with torch.no_grad():
             feature_size = backbone(torch.zeros(2, channels, side, side))[-1][0].numel()
     except Exception as error:  # timm raises assorted errors for models that cannot do this

@@ -86,7 +86,9 @@ def test_missing_weights_say_where_energan_looked_and_how_to_fix_it(tmp_path: Pa
         inception_weights("", download=False)
     message = str(raised.value)
     assert WEIGHTS_NAME in message and WEIGHTS_URL in message and str(tmp_path / "torch") in message
-    assert "metrics.fid.weights=PATH" in message and "metrics.fid.download=true" in message and "\n" not in message
+    assert "--set metrics.fid.weights=PATH" in message and "metrics.fid.download=true" in message and "\n" not in message
+    with pytest.raises(DataError, match="--set metrics.kid.weights=PATH"):
+        inception_weights("", download=False, metric="kid")
     with pytest.raises(DataError, match=f"Inception weights {tmp_path / 'nope.pth'} do not exist"):
         inception_weights(str(tmp_path / "nope.pth"), download=False)
     local = tmp_path / "mine.pth"
@@ -103,3 +105,15 @@ def test_evaluate_with_fid_and_no_weights_is_a_one_line_error(cli, quick_config,
     code, _, err = cli("evaluate", tmp_path / "runs" / "fid-run", "--metric", "fid")
     assert code == 1
     assert err.startswith("energan: error: FID/KID need torch-fidelity's Inception-v3 weights") and err.count("\n") == 1
+
+
+def test_evaluate_passes_metric_parameters_and_refuses_other_keys(cli, quick_config, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--config", quick_config(steps=2), "--name", "kid-run")
+    assert code == 0, err
+    run = tmp_path / "runs" / "kid-run"
+    missing = tmp_path / "no-such-weights.pth"
+    code, _, err = cli("evaluate", run, "--metric", "kid", "--set", f"metrics.kid.weights={missing}")
+    assert code == 1 and f"Inception weights {missing} do not exist" in err
+    for bad in ("metrics.fid.weights=x", "loss.margin=2", "metrics.kid=3"):
+        code, _, err = cli("evaluate", run, "--metric", "kid", "--set", bad)
+        assert code == 1 and "evaluate takes metrics.NAME.KEY=VALUE for a metric it scores (kid)" in err, bad

@@ -14,7 +14,9 @@ def autoencoder():
     return load_plugins().registries.energies.get("autoencoder")
 
 
-@pytest.mark.parametrize(("model", "shape"), [("resnet18", (1, 8, 8)), ("efficientnet_b0", (3, 32, 32))])
+@pytest.mark.parametrize(
+    ("model", "shape"), [("resnet18", (1, 8, 8)), ("efficientnet_b0", (3, 32, 32)), ("vit_tiny_patch16_224", (3, 32, 32))]
+)
 def test_timm_encoder_energy_is_finite_with_gradients(autoencoder, model: str, shape: tuple[int, int, int]) -> None:
     energy = autoencoder.build({"body": "timm", "timm_model": model, "code_dim": 16}, shape=shape)
     x = torch.rand(4, *shape) * 2 - 1
@@ -28,7 +30,7 @@ def test_timm_encoder_energy_is_finite_with_gradients(autoencoder, model: str, s
 
 @pytest.mark.parametrize(("model", "message"), [
     ("resnet1888", "unknown timm model 'resnet1888'"),
-    ("vit_tiny_patch16_224", "cannot encode 1×8×8 images with features_only"),
+    ("vit_tiny_patch16_224", "cannot encode 1×8×8 images with features_only"),  # 16×16 patches
 ])
 def test_bad_timm_models_are_one_line_errors(autoencoder, model: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:

@@ -16,7 +16,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--metric", action="append", metavar="NAME",
         help="score with this metric (default parameters) instead of the run's own; repeatable",
     )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="metrics.NAME.KEY=VALUE",
+        help="a metric parameter: metrics.fid.weights=PATH, metrics.inception_score.samples=5000",
+    )
     parser.set_defaults(handler=run)
+
+
+def _chosen_metrics(args: argparse.Namespace, run_metrics: dict[str, dict]) -> dict[str, dict]:
+    """Parameters of each metric to score: the run's own (or defaults for --metric), then --set."""
+    from energan.config import apply_overrides
+    from energan.errors import ConfigError
+
+    chosen = {name: {} for name in args.metric} if args.metric else {name: dict(v) for name, v in run_metrics.items()}
+    for item in args.overrides:
+        parts = item.partition("=")[0].strip().split(".")
+        if len(parts) != 3 or parts[0] != "metrics" or parts[1] not in chosen:
+            raise ConfigError(f"--set {item!r}: evaluate takes metrics.NAME.KEY=VALUE for a metric it scores ({', '.join(chosen)})")
+    return apply_overrides({"metrics": chosen}, args.overrides)["metrics"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from energan.restore import open_run
 
     loaded, metrics = open_run(args.run_dir, args.loaded_plugins, args.checkpoint)
-    if args.metric:
+    if args.metric or args.overrides:
         registry = args.loaded_plugins.registries.metrics
-        metrics = {name: registry.get(name).build({}) for name in args.metric}
+        chosen = _chosen_metrics(args, loaded.config.metrics)
+        metrics = {name: registry.get(name).build(params) for name, params in chosen.items()}
     values: dict[str, float] = {}
     for metric in metrics.values():
         values.update(metric.evaluate(loaded.sample, loaded.data))

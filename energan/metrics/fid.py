@@ -32,7 +32,7 @@ def hub_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME
 
 
-def inception_weights(explicit: str, download: bool) -> Path:
+def inception_weights(explicit: str, download: bool, metric: str = "fid") -> Path:
     """The weights file: the ``weights`` parameter, $ENERGAN_INCEPTION_WEIGHTS, or torch's hub cache."""
     candidates = [Path(c).expanduser() for c in (explicit, os.environ.get(WEIGHTS_ENV, "")) if c] + [hub_weights_path()]
     for candidate in candidates:
@@ -46,7 +46,7 @@ def inception_weights(explicit: str, download: bool) -> Path:
         return hub_weights_path()
     raise DataError(
         f"FID/KID need torch-fidelity's Inception-v3 weights ({WEIGHTS_NAME}); none at {', '.join(map(str, candidates))}. "
-        f"Download {WEIGHTS_URL} and pass metrics.fid.weights=PATH (or set {WEIGHTS_ENV}), or set metrics.fid.download=true"
+        f"Download {WEIGHTS_URL} and pass --set metrics.{metric}.weights=PATH (or set {WEIGHTS_ENV}), or --set metrics.{metric}.download=true"
     )
 
 
@@ -74,7 +74,7 @@ class InceptionDistance:
         if self.features is None:
             from torchmetrics.image.fid import NoTrainInceptionV3
 
-            weights = inception_weights(self.weights, self.download)
+            weights = inception_weights(self.weights, self.download, self.kind)
             self.features = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights))
         return self.features
 
