@@ -177,3 +177,13 @@ def test_sqlite_transactions_take_the_write_lock_when_they_begin(tmp_path: Path)
         with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"), other.begin() as second:
             second.exec_driver_sql("UPDATE trials SET state = state")  # ... already blocks writers
         holder.rollback()
+
+
+def test_eta_divides_by_the_points_trained_at_once() -> None:
+    from energan.sweep.monitor import eta_seconds
+    from energan.sweep.study import Board
+
+    assert eta_seconds(Board(total=10, done=4), workers=2) is None  # nothing timed yet
+    board = Board(total=10, done=3, failed=1, running=3, seconds_per_point=10.0)
+    assert eta_seconds(board, workers=1) == pytest.approx(6 * 10.0 / 3)  # other machines share the sweep
+    assert eta_seconds(board, workers=4) == pytest.approx(6 * 10.0 / 4)

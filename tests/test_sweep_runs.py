@@ -101,6 +101,17 @@ def test_a_point_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(tmp_pat
     assert all(t.params["data_dir"] and "no-such-dir does not exist" in t.user_attrs["error"] for t in failed)
 
 
+def test_missing_data_stops_the_sweep_before_any_worker_starts(tmp_path: Path, sqlite_url: str, cli) -> None:
+    empty = tmp_path / "mnist"
+    empty.mkdir()
+    code, _, err = cli(
+        "sweep", "--grid", _grid(tmp_path), "--family", "ebgan", "--data", "mnist", "--data-dir", empty,
+        "--storage", sqlite_url, "--runs-dir", tmp_path / "runs", "--study", "tiny",
+    )
+    assert code == 1 and err.startswith("energan: error: ") and str(empty) in err and err.count("\n") == 1
+    assert not (tmp_path / "sweeps.db").exists() and not (tmp_path / "runs").exists()
+
+
 def _start_and_wait_for_a_training_point(tmp_path: Path, grid: Path, storage: str) -> tuple[subprocess.Popen, list, list]:
     """Start a sweep in its own process group; return once a point finished and another is training."""
     sweep = subprocess.Popen(_sweep_args(tmp_path, grid, storage, 600), cwd=tmp_path, start_new_session=True,

@@ -36,7 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from energan.errors import ConfigError
-    from energan.sweep.families import SweepSpec, check_family, validate
+    from energan.sweep.families import SweepSpec, check_family, prepare_scoring, validate
     from energan.sweep.grids import load_grid
     from energan.sweep.launch import launch
 
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     for spec in specs:
         validate(spec, args.loaded_plugins.registries)
+    prepare_scoring(specs[0], args.loaded_plugins)  # every family trains on the same data
     sweep = args.study or f"{grid.name}-{args.data}-{args.steps}"
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     return launch(

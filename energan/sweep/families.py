@@ -93,3 +93,15 @@ def validate(spec: SweepSpec, registries: Any) -> None:
                 resolve(spec.config({**first, knob: value}, "runs", "check"), registries)
             except ConfigError as error:
                 raise ConfigError(f"grid {spec.grid.name!r}, family {spec.family!r}, {knob}={value!r}: {error}") from None
+
+
+def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
+    """Load the sweep's data and train (or find) its Inception Score classifier once, before any
+    worker starts: missing data fails here rather than in every point, and workers share the cache."""
+    from energan.assemble import load_data
+    from energan.config import resolve
+    from energan.metrics.classifier import dataset_classifier
+
+    first = next(spec.grid.points(spec.family))
+    config = resolve(spec.config(first, "runs", "prepare"), plugins.registries)
+    dataset_classifier(load_data(config, plugins))

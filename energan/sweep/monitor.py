@@ -21,11 +21,12 @@ def describe(family: str, board: Board) -> str:
 
 
 def eta_seconds(board: Board, workers: int) -> float | None:
-    """Points left × median seconds per point ÷ workers."""
+    """Points left × mean seconds per finished point ÷ points trained at once: this command's
+    workers, or more when other machines share the sweep."""
     if board.seconds_per_point is None:
         return None
     left = board.total - board.done - board.failed
-    return left * board.seconds_per_point / max(workers, 1)
+    return left * board.seconds_per_point / max(workers, board.running, 1)
 
 
 def read_boards(studies: dict[str, Any]) -> dict[str, Board]:

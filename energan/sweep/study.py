@@ -1,7 +1,8 @@
 """Optuna studies on RDB storage: one study per family, its grid points queued as trials.
 
 How a grid point trains once: every point is queued as a waiting trial carrying its point id
-(Optuna's enqueue mechanism on a grid-sampler study), and a worker claims a trial by taking it off
+(Optuna's enqueue mechanism on a grid-sampler study; the sampler itself would let two workers draw
+the same point, so it only declares the space), and a worker claims a trial by taking it off
 the queue, which the storage does atomically (PostgreSQL row locks; SQLite serialised with
 ``BEGIN IMMEDIATE``). Any duplicate of a point that does slip in (two workers topping up the queue
 at once) is caught before training: among the trials holding a point, the lowest number wins and
