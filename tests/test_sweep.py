@@ -187,3 +187,22 @@ def test_eta_divides_by_the_points_trained_at_once() -> None:
     board = Board(total=10, done=3, failed=1, running=3, seconds_per_point=10.0)
     assert eta_seconds(board, workers=1) == pytest.approx(6 * 10.0 / 3)  # other machines share the sweep
     assert eta_seconds(board, workers=4) == pytest.approx(6 * 10.0 / 4)
+
+
+def test_report_covers_knobs_that_only_one_family_sweeps(tmp_path: Path) -> None:
+    from energan.sweep.report import markdown, own_knobs, write_figures
+    from energan.sweep.results import FamilyResults
+
+    def family(name: str, knobs: dict, scores: list[float]) -> FamilyResults:
+        points = [dict(zip(knobs, values, strict=True)) for values in zip(*[v * (len(scores) // len(v)) for v in knobs.values()], strict=True)]
+        return FamilyResults(name, knobs, len(scores), [PointResult(name, p, s) for p, s in zip(points, scores, strict=True)])
+
+    ebgan = family("ebgan", {"nLayerG": [2, 3]}, [5.0, 6.0])
+    gan = family("gan", {"nLayerG": [2, 3], "lr": [0.01, 0.001]}, [1.0, 2.0, 3.0, 4.0])
+    assert [(f.family, knob) for f, knob, _ in own_knobs([ebgan, gan])] == [("gan", "lr")]
+    figures = write_figures([ebgan, gan], tmp_path, ceiling=9.0, pairs=[])
+    assert {path.name for path in figures} == {"hist-all.png", "hist-nLayerG.png", "hist-gan-lr.png"}
+    assert all(path.stat().st_size > 0 for path in figures)
+    text = markdown([ebgan, gan], "s", threshold=2.5, figures=figures)
+    assert "| gan | lr | 0.01 | 2.00 [1.50, 2.50] · 50 % |" in text  # scores 1 and 3
+    assert "| gan | lr | 0.001 | 3.00 [2.50, 3.50] · 50 % |" in text  # scores 2 and 4

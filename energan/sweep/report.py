@@ -18,6 +18,12 @@ def shared_knobs(results: Sequence[FamilyResults]) -> dict[str, list]:
     return {knob: values for knob, values in first.knobs.items() if all(other.knobs.get(knob) == values for other in others)}
 
 
+def own_knobs(results: Sequence[FamilyResults]) -> list[tuple[FamilyResults, str, list]]:
+    """Knobs that only some families sweep (the GAN's optimD, optimG and lr): (family, knob, values)."""
+    shared = shared_knobs(results)
+    return [(family, knob, values) for family in results for knob, values in family.knobs.items() if knob not in shared]
+
+
 def heatmap_pairs(knobs: dict[str, list], requested: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     if requested:
         return list(requested)
@@ -33,6 +39,10 @@ def write_figures(
     knobs = shared_knobs(results)
     paths = [save(overall_figure(results, ceiling), output / "hist-all.png")]
     paths += [save(histogram_figure(results, knob, values, ceiling), output / f"hist-{knob}.png") for knob, values in knobs.items()]
+    paths += [
+        save(histogram_figure([family], knob, values, ceiling), output / f"hist-{family.family}-{knob}.png")
+        for family, knob, values in own_knobs(results)
+    ]
     paths += [save(heatmap_figure(results, rows, columns), output / f"heatmap-{rows}-{columns}.png") for rows, columns in pairs]
     return paths
 
@@ -71,6 +81,13 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
                 s = summarize(family.where(knob, value), threshold)
                 cells.append(f"{cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)}")
             lines.append(f"| {knob} | {value} | {' | '.join(cells)} |")
+    own = own_knobs(results)
+    if own:
+        lines += ["", "## Knobs only one family sweeps", "", "| family | knob | value | median [Q1, Q3] · share ≥ threshold |", "|---|---|---|---|"]
+        for family, knob, values in own:
+            for value in values:
+                s = summarize(family.where(knob, value), threshold)
+                lines.append(f"| {family.family} | {knob} | {value} | {cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)} |")
     failed = [point for family in results for point in family.failed]
     if failed:
         lines += ["", "## Failed points", ""]
