@@ -35,7 +35,7 @@ def find_file(data_dir: Path, stem: str) -> Path:
     looked = ", ".join(str(data_dir / layout) for layout in LAYOUTS)
     raise DataError(
         f"mnist: no {stem}[.gz] in {looked}; put the four MNIST IDX files there "
-        f"({', '.join(FILES.values())}) or add --set data.download=true"
+        f"({', '.join(FILES.values())}) or fetch them with --download (--set data.download=true in a sweep)"
     )
 
 
