@@ -15,17 +15,22 @@ from energan.nets.mlp import mlp
 
 
 class AutoEncoderEnergy(Energy):
-    """D(x) = per-sample reconstruction error of Dec(Enc(x)); the code is Enc(x)."""
+    """D(x) = per-sample reconstruction error of Dec(Enc(x)); the code is Enc(x).
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, distance: str) -> None:
+    ``code_dropout`` acts on the code only as the decoder reads it: the code handed to
+    regularizers is the encoder's output itself.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, distance: str, code_dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.distance = distance
+        self.code_dropout = nn.Dropout(code_dropout) if code_dropout > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> EnergyOutput:
         code = rearrange(self.encoder(x), "b ... -> b (...)")
-        reconstruction = self.decoder(code).view_as(x)
+        reconstruction = self.decoder(self.code_dropout(code)).view_as(x)
         error = (reconstruction - x).square() if self.distance == "mse" else (reconstruction - x).abs()
         return EnergyOutput(energy=reduce(error, "b ... -> b", "mean"), code=code, reconstruction=reconstruction)
 
@@ -36,9 +41,9 @@ def mlp_autoencoder(
     """The paper's fully connected auto-encoder: ``n_layers`` linear layers in all, ``size`` wide.
 
     The encoder takes the first ceil(n/2) layers and ends in the code (``size`` units, ReLU);
-    the decoder takes the other floor(n/2) back to the image, with a tanh output. Dropout acts on
-    every hidden layer's output, the code included, but only as the decoder reads it: the code
-    that regularizers see stays clean, and a two-layer auto-encoder has dropout too.
+    the decoder takes the other floor(n/2) back to the image, with a tanh output. ``dropout``
+    acts on the hidden layers inside each; the energy applies it to the code as well
+    (``AutoEncoderEnergy``'s ``code_dropout``), so a two-layer auto-encoder has dropout too.
     """
     pixels = math.prod(shape)
     encoder_layers = n_layers - n_layers // 2
@@ -47,10 +52,7 @@ def mlp_autoencoder(
         nn.Flatten(),
         mlp([pixels] + [size] * encoder_layers, batch_norm=batch_norm, dropout=dropout, final_activation=nn.ReLU()),
     )
-    decoder = nn.Sequential(
-        nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
-        mlp([size] * decoder_layers + [pixels], batch_norm=batch_norm, dropout=dropout, final_activation=nn.Tanh()),
-    )
+    decoder = mlp([size] * decoder_layers + [pixels], batch_norm=batch_norm, dropout=dropout, final_activation=nn.Tanh())
     return encoder, decoder
 
 
@@ -112,8 +114,9 @@ class LogitEnergy(Energy):
     def __init__(self, features: nn.Module, width: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.features = features
-        self.head = nn.Sequential(nn.Dropout(dropout) if dropout > 0 else nn.Identity(), nn.Linear(width, 1))
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.head = nn.Linear(width, 1)
 
     def forward(self, x: Tensor) -> EnergyOutput:
         code = self.features(x)
-        return EnergyOutput(energy=rearrange(self.head(code), "b 1 -> b"), code=code)
+        return EnergyOutput(energy=rearrange(self.head(self.dropout(code)), "b 1 -> b"), code=code)

@@ -25,11 +25,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
+from energan.config import TrainSettings
+from energan.default_plugins.autoencoder import AutoEncoderParams
+
 
 def family_arguments(config: dict) -> dict[str, list[str]]:
     """`energan train` flags of each family on top of the config (EBGAN-PT keeps its PT weight)."""
     energy = config.get("energy", {})
-    same_size = [f"energy.{key}={energy[key]}" for key in ("n_layers", "size") if key in energy]
+    same_size = [f"energy.{key}={energy.get(key, getattr(AutoEncoderParams(), key))}" for key in ("n_layers", "size")]
     return {
         "ebgan": ["--reg", "none"],
         "ebgan-pt": ["--reg", "pullaway"],
@@ -37,34 +40,42 @@ def family_arguments(config: dict) -> dict[str, list[str]]:
     }
 
 
+class RunFailed(Exception):
+    """One training did not reach its final evaluation."""
+
+
 def final_evaluation(run: Path) -> dict | None:
     """The last evaluation in a run's metrics file, or None before the first one."""
     metrics = run / "metrics.jsonl"
     if not metrics.exists():
         return None
-    evaluations = [json.loads(line) for line in metrics.read_text().splitlines() if '"kind": "eval"' in line]
+    records = (json.loads(line) for line in metrics.read_text().splitlines() if line.strip())
+    evaluations = [record for record in records if record.get("kind") == "eval"]
     return evaluations[-1] if evaluations else None
 
 
 def train(energan: str, config: Path, run: Path, steps: int, flags: list[str], seed: int, threads: int) -> dict:
-    """Train (or resume, or skip) one run; its final mode-coverage evaluation."""
+    """Train (or resume, or skip) one run; its mode-coverage evaluation at the final step."""
     last = final_evaluation(run)
+    log = run.parent / f"{run.name}.log"
     if last is None or last["step"] < steps:
         if (run / "checkpoints" / "last.pt").exists():
-            command = [energan, "train", "--resume", str(run)]
+            command = [energan, "train", "--resume", str(run), "--steps", str(steps)]
         else:
             command = [energan, "train", "--config", str(config), *flags, "--seed", str(seed),
                        "--set", f"runs_dir={run.parent}", "--name", run.name]
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        with open(run.parent / f"{run.name}.log", "a") as log:
-            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment, check=True)
+        with open(log, "a") as stream:
+            subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, env=environment)
         last = final_evaluation(run)
-    if last is None or "modes_covered" not in last:
-        raise RuntimeError(f"{run}: no mode_coverage evaluation; is [metrics.mode_coverage] in the config?")
+    if last is None or last["step"] < steps or "modes_covered" not in last:
+        reached = "no evaluation" if last is None else f"last evaluation at step {last['step']}"
+        raise RunFailed(f"{run} stopped before its mode_coverage at step {steps} ({reached}); see {log}")
     return last
 
 
 def report(results: dict[str, dict[int, dict]], config: Path, steps: int) -> str:
+    """A markdown table: modes covered and high-quality share per family, per seed and on average."""
     seeds = sorted(next(iter(results.values())))
     modes_total = int(next(iter(next(iter(results.values())).values()))["modes_total"])
     lines = [
@@ -84,6 +95,7 @@ def report(results: dict[str, dict[int, dict]], config: Path, steps: int) -> str
 
 
 def main() -> None:
+    """Train every family × seed (``--jobs`` at a time), then write and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=Path(__file__).parent / "configs" / "grid25.toml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -91,22 +103,32 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (each gets cores ÷ jobs threads)")
     parser.add_argument("--out", type=Path, default=Path("runs/mode-collapse"))
     args = parser.parse_args()
-
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: must be ≥ 1")
     energan = shutil.which("energan")
     if energan is None:
         parser.error("the energan command is not on PATH; install energan (pip install -e .) first")
     config = tomllib.loads(args.config.read_text())
-    steps = config.get("steps", 6000)
+    steps = config.get("steps", TrainSettings().steps)
     flags = family_arguments(config)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    seeds, families = list(dict.fromkeys(args.seeds)), list(dict.fromkeys(args.families))
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(family, seed) for family in args.families for seed in args.seeds]
-    with ThreadPoolExecutor(args.jobs) as pool:
+    pool = ThreadPoolExecutor(args.jobs)
+    try:
         futures = {
-            job: pool.submit(train, energan, args.config, args.out / f"{job[0]}-seed{job[1]}", steps, flags[job[0]], job[1], threads)
-            for job in jobs
+            (family, seed): pool.submit(train, energan, args.config, args.out / f"{family}-seed{seed}", steps, flags[family], seed, threads)
+            for family in families
+            for seed in seeds
         }
-        results = {family: {seed: futures[family, seed].result() for seed in args.seeds} for family in args.families}
+        results = {family: {seed: futures[family, seed].result() for seed in seeds} for family in families}
+    except RunFailed as error:
+        pool.shutdown(cancel_futures=True)
+        raise SystemExit(f"mode_collapse: {error}") from None
+    except BaseException:  # Ctrl-C: no queued training starts; the running ones stop with the terminal's signal
+        pool.shutdown(cancel_futures=True)
+        raise
+    pool.shutdown()
     text = report(results, args.config, steps)
     (args.out / "report.md").write_text(text)
     Console().print(Markdown(text))

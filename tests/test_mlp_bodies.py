@@ -56,9 +56,17 @@ def test_dropout_d_acts_at_every_depth(build, n_layers: int) -> None:
 
 
 def test_autoencoder_code_is_clean_under_dropout() -> None:
-    """Dropout acts as the decoder reads the code, so a code regularizer sees the code itself."""
+    """Dropout acts on the code as the decoder reads it; a code regularizer sees the encoder's output."""
     torch.manual_seed(0)
     energy = _autoencoder(2, 64, 0.5).train()
     x = torch.randn(16, *SHAPE)
     first, second = energy(x), energy(x)
     assert torch.equal(first.code, second.code) and not torch.equal(first.energy, second.energy)
+
+
+def test_state_dict_keys_are_those_of_the_bodies_without_dropout() -> None:
+    """The dropout on the code and before the head adds no parameters and renames none."""
+    for build in (_autoencoder, _logit):
+        assert build(2, 32, 0.5).state_dict().keys() == build(2, 32, 0.0).state_dict().keys()
+    assert {key.split(".")[0] for key in _logit(2, 32, 0.5).state_dict()} == {"features", "head"}
+    assert {key.split(".")[0] for key in _autoencoder(2, 32, 0.5).state_dict()} == {"encoder", "decoder"}

@@ -15,7 +15,7 @@ class AutoEncoderParams:
     distance: str = param("mse", "per-sample reconstruction error", choices=("mse", "l1"))
     n_layers: int = param(2, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
     size: int = param(256, "mlp: hidden and code width (paper's sizeD)", low=1)
-    dropout: float = param(0.0, "mlp: dropout on hidden layers (paper's dropoutD)", low=0.0, high=0.9)
+    dropout: float = param(0.0, "mlp: dropout on the hidden layers and the code (paper's dropoutD)", low=0.0, high=0.9)
     batch_norm: bool = param(False, "batch-norm on hidden layers")
     width: int = param(32, "conv: channels of the first stage (doubling per stage)", low=1)
     code_dim: int = param(64, "conv, timm: width of the linear bottleneck (conv: 0 makes the last feature map the code)", low=0)
@@ -49,7 +49,7 @@ def build_autoencoder(
         raise ConfigError("autoencoder: code_dim 0 (the last feature map as the code) needs body=conv; body timm needs code_dim ≥ 1")
     else:
         encoder, decoder = timm_autoencoder(shape, timm_model, width, code_dim, batch_norm)
-    return AutoEncoderEnergy(encoder, decoder, distance)
+    return AutoEncoderEnergy(encoder, decoder, distance, code_dropout=dropout if body == "mlp" else 0.0)
 
 
 @dataclass(frozen=True)
