@@ -114,6 +114,8 @@ def test_evaluate_passes_metric_parameters_and_refuses_other_keys(cli, quick_con
     missing = tmp_path / "no-such-weights.pth"
     code, _, err = cli("evaluate", run, "--metric", "kid", "--set", f"metrics.kid.weights={missing}")
     assert code == 1 and f"Inception weights {missing} do not exist" in err
+    code, _, err = cli("evaluate", run, "--set", "metrics.kid.weights=x")  # the run itself has no metrics
+    assert code == 1 and "trained without metrics; name the ones to score with --metric NAME" in err
     for bad in ("metrics.fid.weights=x", "loss.margin=2", "metrics.kid=3"):
         code, _, err = cli("evaluate", run, "--metric", "kid", "--set", bad)
         assert code == 1 and "evaluate takes metrics.NAME.KEY=VALUE for a metric it scores (kid)" in err, bad

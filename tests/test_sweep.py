@@ -185,11 +185,13 @@ def test_eta_divides_by_the_points_trained_at_once() -> None:
 
     assert eta_seconds(Board(total=10, done=4), workers=2) is None  # nothing timed yet
     board = Board(total=10, done=3, failed=1, running=3, seconds_per_point=10.0)
-    assert eta_seconds(board, workers=1) == pytest.approx(6 * 10.0 / 3)  # other machines share the sweep
-    assert eta_seconds(board, workers=4) == pytest.approx(6 * 10.0 / 4)
+    assert eta_seconds(board, workers=1) == pytest.approx(2 * 10.0)  # 6 left, 3 at a time (other machines share it)
+    assert eta_seconds(board, workers=4) == pytest.approx(2 * 10.0)  # 6 left, 4 at a time: still two rounds
+    last = Board(total=10, done=9, running=1, seconds_per_point=10.0)
+    assert eta_seconds(last, workers=4) == pytest.approx(10.0)  # a point is not split between workers
 
 
-def test_report_covers_knobs_that_only_one_family_sweeps(tmp_path: Path) -> None:
+def test_report_covers_knobs_the_families_do_not_share(tmp_path: Path) -> None:
     from energan.sweep.report import markdown, own_knobs, write_figures
     from energan.sweep.results import FamilyResults
 

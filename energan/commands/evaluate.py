@@ -29,6 +29,8 @@ def _chosen_metrics(args: argparse.Namespace, run_metrics: dict[str, dict]) -> d
     from energan.errors import ConfigError
 
     chosen = {name: {} for name in args.metric} if args.metric else {name: dict(v) for name, v in run_metrics.items()}
+    if not chosen:
+        raise ConfigError("the run was trained without metrics; name the ones to score with --metric NAME")
     for item in args.overrides:
         parts = item.partition("=")[0].strip().split(".")
         if len(parts) != 3 or parts[0] != "metrics" or parts[1] not in chosen:

@@ -52,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
     ]
     for spec in specs:
         validate(spec, args.loaded_plugins.registries)
-    prepare_scoring(specs[0], args.loaded_plugins)  # every family trains on the same data
     sweep = args.study or f"{grid.name}-{args.data}-{args.steps}"
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     return launch(
@@ -64,4 +63,5 @@ def run(args: argparse.Namespace) -> int:
         heartbeat=args.heartbeat,
         runs_dir=args.runs_dir,
         plugins=tuple(args.plugins),
+        prepare=lambda: prepare_scoring(specs[0], args.loaded_plugins),  # every family trains on the same data
     )

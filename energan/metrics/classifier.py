@@ -49,7 +49,7 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
         correct = sum(
             int((model(chunk).argmax(dim=1) == truth).sum()) for chunk, truth in zip(images.split(batch_size), labels.split(batch_size), strict=True)
         )
-    return correct / len(labels)
+    return correct / len(labels) if len(labels) else math.nan
 
 
 def training_epochs(images: int) -> int:

@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from energan.sweep.families import SweepSpec
@@ -30,11 +30,14 @@ def launch(
     heartbeat: int,
     runs_dir: str,
     plugins: tuple[str, ...],
+    prepare: Callable[[], None],
 ) -> int:
-    """Run the sweep with ``workers`` local processes; 0 when every family's grid is finished."""
+    """Run the sweep with ``workers`` local processes; 0 when every family's grid is finished.
+    ``prepare`` runs once the studies are open, before any worker starts."""
     url = storage or default_storage(runs_dir)
     rdb = open_storage(url)
     studies = {spec.family: (open_study(rdb, sweep, spec), spec.size) for spec in specs}  # fails early on a mismatch
+    prepare()
     print(f"sweep {sweep!r} on {url}: " + ", ".join(f"{spec.family} {spec.size} points" for spec in specs), file=sys.stderr)
     for spec in specs:  # the whole grid goes into the queue before any worker starts
         refresh_queue(studies[spec.family][0], spec, heartbeat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,12 +22,12 @@ def describe(family: str, board: Board) -> str:
 
 
 def eta_seconds(board: Board, workers: int) -> float | None:
-    """Points left × mean seconds per finished point ÷ points trained at once: this command's
-    workers, or more when other machines share the sweep."""
+    """Rounds of points left × mean seconds per finished point, a round being the points trained at
+    once: this command's workers, or more when other machines share the sweep."""
     if board.seconds_per_point is None:
         return None
     left = board.total - board.done - board.failed
-    return left * board.seconds_per_point / max(workers, board.running, 1)
+    return math.ceil(left / max(workers, board.running, 1)) * board.seconds_per_point
 
 
 def read_boards(studies: dict[str, Any]) -> dict[str, Board]:

@@ -83,7 +83,7 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
             lines.append(f"| {knob} | {value} | {' | '.join(cells)} |")
     own = own_knobs(results)
     if own:
-        lines += ["", "## Knobs only one family sweeps", "", "| family | knob | value | median [Q1, Q3] · share ≥ threshold |", "|---|---|---|---|"]
+        lines += ["", "## Knobs the families do not share", "", "| family | knob | value | median [Q1, Q3] · share ≥ threshold |", "|---|---|---|---|"]
         for family, knob, values in own:
             for value in values:
                 s = summarize(family.where(knob, value), threshold)
