@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -57,15 +59,17 @@ def training_epochs(images: int) -> int:
     return min(MAX_EPOCHS, math.ceil(TRAIN_STEPS / math.ceil(images / BATCH_SIZE)))
 
 
-def fit_classifier(data: ImageData, seed: int = 0) -> nn.Module:
-    """Train the classifier on the training split (Adam, light shift augmentation)."""
+def fit_classifier(data: ImageData, seed: int = 0, progress: Callable[[int, int, float], None] | None = None) -> nn.Module:
+    """Train the classifier on the training split (Adam, light shift augmentation);
+    ``progress(epoch, epochs, last loss)`` after each epoch."""
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = make_classifier(data.shape[0], data.num_classes)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         images, labels = data.train_images, data.train_labels
-        for _ in range(training_epochs(len(images))):
+        epochs = training_epochs(len(images))
+        for epoch in range(1, epochs + 1):
             model.train()
             for index in torch.randperm(len(images), generator=generator).split(BATCH_SIZE):
                 shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
@@ -74,6 +78,8 @@ def fit_classifier(data: ImageData, seed: int = 0) -> nn.Module:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+            if progress is not None:
+                progress(epoch, epochs, loss.item())
     return model.eval()
 
 
@@ -97,8 +103,15 @@ def dataset_classifier(data: ImageData) -> tuple[nn.Module, float]:
             return model.eval(), saved["test_accuracy"]
         except Exception as error:  # a corrupt cache entry is retrained, not fatal
             Console(stderr=True).print(f"[yellow]retraining classifier: cache {path} unreadable ({error})")
-    Console(stderr=True).print(f"training the {data.key} classifier for the Inception Score (once; cached in {path.parent})")
-    model = fit_classifier(data)
+    console = Console(stderr=True)
+    console.print(f"training the {data.key} classifier for the Inception Score (once; cached in {path.parent})")
+    started = time.monotonic()
+
+    def progress(epoch: int, epochs: int, loss: float) -> None:  # about ten lines, whatever the epochs
+        if epoch % max(1, epochs // 10) == 0 or epoch == epochs:
+            console.print(f"  classifier epoch {epoch}/{epochs}: loss {loss:.4f}, {time.monotonic() - started:.0f} s")
+
+    model = fit_classifier(data, progress=progress)
     test_accuracy = accuracy(model, data.test_images, data.test_labels)
     state = {"state_dict": model.state_dict(), "test_accuracy": test_accuracy}
     write_atomic(path, lambda stream: torch.save(state, stream))
