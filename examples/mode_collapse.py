@@ -74,12 +74,18 @@ def train(energan: str, config: Path, run: Path, steps: int, flags: list[str], s
     return last
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
 def report(results: dict[str, dict[int, dict]], config: Path, steps: int) -> str:
     """A markdown table: modes covered and high-quality share per family, per seed and on average."""
     seeds = sorted(next(iter(results.values())))
     modes_total = int(next(iter(next(iter(results.values())).values()))["modes_total"])
     lines = [
-        f"Mode coverage on `{config}` after {steps} steps, seeds {', '.join(map(str, seeds))}.",
+        f"Mode coverage on `{_shown(config)}` after {steps} steps, seeds {', '.join(map(str, seeds))}.",
         "",
         "| family | modes covered (per seed) | mean | high-quality share (per seed) | mean |",
         "|---|---|---|---|---|",
