@@ -27,17 +27,22 @@ from rich.markdown import Markdown
 
 from energan.config import TrainSettings
 from energan.default_plugins.autoencoder import AutoEncoderParams
+from energan.sweep.families import FAMILIES
 
 
 def family_arguments(config: dict) -> dict[str, list[str]]:
-    """`energan train` flags of each family on top of the config (EBGAN-PT keeps its PT weight)."""
+    """`energan train` flags of each family (the sweep's families) on top of the config. A
+    component the config already names keeps its parameters (EBGAN-PT its PT weight); another
+    energy gets the auto-encoder's depth and width."""
     energy = config.get("energy", {})
-    same_size = [f"energy.{key}={energy.get(key, getattr(AutoEncoderParams(), key))}" for key in ("n_layers", "size")]
-    return {
-        "ebgan": ["--reg", "none"],
-        "ebgan-pt": ["--reg", "pullaway"],
-        "gan": ["--loss", "logistic", "--energy", "mlp", "--reg", "none", *(f"--set={item}" for item in same_size)],
-    }
+    same_size = [f"--set=energy.{key}={energy.get(key, getattr(AutoEncoderParams(), key))}" for key in ("n_layers", "size")]
+    flags = {}
+    for family, tables in FAMILIES.items():
+        regularizers = [item for name in (tables["reg"] or ["none"]) for item in ("--reg", name)]
+        flags[family] = ["--energy", tables["energy"]["name"], "--loss", tables["loss"]["name"], *regularizers]
+        if tables["energy"]["name"] != energy.get("name"):
+            flags[family] += same_size
+    return flags
 
 
 class RunFailed(Exception):
@@ -105,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=Path(__file__).parent / "configs" / "grid25.toml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--families", nargs="+", default=["ebgan", "ebgan-pt", "gan"], choices=["ebgan", "ebgan-pt", "gan"])
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (each gets cores ÷ jobs threads)")
     parser.add_argument("--out", type=Path, default=Path("runs/mode-collapse"))
     args = parser.parse_args()

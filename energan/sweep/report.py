@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energan.atomic import write_atomic
-from energan.sweep.results import FamilyResults, summarize
+from energan.sweep.results import FamilyResults, PointResult, summarize
 
 PREFERRED_HEATMAPS = (("nLayerG", "nLayerD"), ("sizeG", "sizeD"))
 
@@ -55,6 +55,12 @@ def share(value: float) -> str:
     return "—" if math.isnan(value) else f"{100 * value:.0f} %"
 
 
+def spread(points: Sequence[PointResult], threshold: float) -> str:
+    """``median [Q1, Q3] · share ≥ threshold`` of some points, for one table cell."""
+    s = summarize(points, threshold)
+    return f"{cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)}"
+
+
 def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, figures: Sequence[Path]) -> str:
     """Family summary, per-knob medians and quartiles, failed points, and links to the figures."""
     lines = [
@@ -76,18 +82,13 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
     lines += ["", "## Median [Q1, Q3] and share ≥ threshold per knob value", "", f"| knob | value | {' | '.join(names)} |", "|---|---|" + "---|" * len(names)]
     for knob, values in shared_knobs(results).items():
         for value in values:
-            cells = []
-            for family in results:
-                s = summarize(family.where(knob, value), threshold)
-                cells.append(f"{cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)}")
+            cells = [spread(family.where(knob, value), threshold) for family in results]
             lines.append(f"| {knob} | {value} | {' | '.join(cells)} |")
     own = own_knobs(results)
     if own:
         lines += ["", "## Knobs the families do not share", "", "| family | knob | value | median [Q1, Q3] · share ≥ threshold |", "|---|---|---|---|"]
         for family, knob, values in own:
-            for value in values:
-                s = summarize(family.where(knob, value), threshold)
-                lines.append(f"| {family.family} | {knob} | {value} | {cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)} |")
+            lines += [f"| {family.family} | {knob} | {value} | {spread(family.where(knob, value), threshold)} |" for value in values]
     failed = [point for family in results for point in family.failed]
     if failed:
         lines += ["", "## Failed points", ""]
