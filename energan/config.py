@@ -78,7 +78,7 @@ class TrainConfig:
     energy: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("autoencoder"))
     loss: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("margin"))
     generator: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("mlp"))
-    data: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("digits"))
+    data: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("mnist5k"))
     regularizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"inception_score": {}})
 

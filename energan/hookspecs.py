@@ -81,9 +81,11 @@ def register_datasets(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics: objects with ``evaluate(generate, data) -> dict[str, float]``.
+    """Register metrics: objects with ``evaluate(generate, data, final) -> dict[str, float]``.
 
-    Factory context: none. ``generate(n)`` returns n generated images in [-1, 1].
+    Factory context: none. ``generate(n)`` returns n generated images in [-1, 1]; ``final`` is
+    True at a run's last evaluation and in ``energan evaluate`` (a metric may score fewer samples
+    at the evaluations during training).
     """
 
 

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "pullaway",
     "generators",
     "digits",
+    "mnist5k",
     "mixtures",
     "mnist",
     "folder",

@@ -126,7 +126,7 @@ def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
                 plugins.hook.on_log(run=run, step=run.step, logs=logs)
             evaluate = settings.eval_every and run.step % settings.eval_every == 0
             if evaluate or last:
-                metrics = _evaluate(run, parts)
+                metrics = _evaluate(run, parts, final=last)
                 plugins.hook.on_evaluate(run=run, step=run.step, metrics=metrics)
                 score = next(iter(metrics.values()), None)  # the first metric's first value ranks checkpoints
                 if score is not None and not _higher_is_better(parts):
@@ -160,9 +160,10 @@ def _higher_is_better(parts: Parts) -> bool:
     return getattr(first, "higher_is_better", True)
 
 
-def _evaluate(run: Run, parts: Parts) -> dict[str, float]:
-    """Every configured metric on samples from the (EMA) generator; training RNG untouched."""
+def _evaluate(run: Run, parts: Parts, final: bool) -> dict[str, float]:
+    """Every configured metric on samples from the (EMA) generator; training RNG untouched.
+    ``final``: the run's last evaluation (metrics may score more samples there)."""
     metrics: dict[str, float] = {}
     for metric in parts.metrics.values():
-        metrics.update(metric.evaluate(run.sample, parts.data))
+        metrics.update(metric.evaluate(run.sample, parts.data, final=final))
     return metrics

@@ -19,6 +19,9 @@ checkpoint_every = 4
 runs_dir = "{runs}"
 device = "cpu"
 
+[data]
+name = "digits"
+
 [energy]
 name = "autoencoder"
 size = 32

@@ -75,7 +75,7 @@ class Stripes:
     @hookimpl
     def register_metrics(self, register: Any) -> None:
         class Brightness:
-            def evaluate(self, generate: Any, data: ImageData) -> dict[str, float]:
+            def evaluate(self, generate: Any, data: ImageData, final: bool) -> dict[str, float]:
                 return {"brightness": generate(10).mean().item()}
 
         register("brightness", Brightness, description="mean pixel value")

@@ -18,7 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--grid", default="paper-mnist", help="paper-mnist, paper-mnist-32 or a TOML grid file")
     parser.add_argument("--family", action="append", required=True, help="ebgan, ebgan-pt or gan; repeatable")
-    parser.add_argument("--data", default="digits", help="dataset name (digits, mnist, ...)")
+    parser.add_argument("--data", default="mnist5k", help="dataset name (mnist5k, embedded; digits, mnist, ...)")
     parser.add_argument("--data-dir", default="", help="directory holding the dataset's files")
     parser.add_argument("--steps", type=int, default=1000, help="generator steps per point (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every point (default 0)")

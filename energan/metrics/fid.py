@@ -90,7 +90,7 @@ class InceptionDistance:
         warnings.filterwarnings("ignore", message="Metric `Kernel Inception Distance` will save all extracted features")
         return KernelInceptionDistance(feature=features, subsets=KID_SUBSETS, subset_size=min(KID_SUBSET_SIZE, real, self.samples))
 
-    def evaluate(self, generate: Callable[[int], Tensor], data: ImageData) -> dict[str, float]:
+    def evaluate(self, generate: Callable[[int], Tensor], data: ImageData, final: bool = True) -> dict[str, float]:
         real = data.test_images
         if real is None or real.shape[-1] * real.shape[-2] < 16:
             raise DataError(f"{self.kind} needs images with a held-out split; dataset {data.key!r} has none")

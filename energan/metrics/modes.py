@@ -33,7 +33,7 @@ class ModeCoverage:
     def __init__(self, samples: int, sigmas: float, min_samples: int) -> None:
         self.samples, self.sigmas, self.min_samples = samples, sigmas, min_samples
 
-    def evaluate(self, generate: Callable[[int], Tensor], data: ImageData) -> dict[str, float]:
+    def evaluate(self, generate: Callable[[int], Tensor], data: ImageData, final: bool = True) -> dict[str, float]:
         if data.modes is None or data.mode_std is None:
             raise DataError(f"dataset {data.key!r} declares no modes: mode_coverage needs a synthetic mixture (ring8, grid25)")
         samples = rearrange(generate(self.samples).float().cpu(), "n ... -> n (...)")

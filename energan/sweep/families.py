@@ -30,7 +30,7 @@ class SweepSpec:
 
     grid: Grid
     family: str
-    data: str = "digits"
+    data: str = "mnist5k"
     data_dir: str = ""
     steps: int = 1000
     seed: int = 0
@@ -104,4 +104,4 @@ def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
 
     first = next(spec.grid.points(spec.family))
     config = resolve(spec.config(first, "runs", "prepare"), plugins.registries)
-    dataset_classifier(load_data(config, plugins))
+    dataset_classifier(load_data(config, plugins))  # trains it, or loads it and the real images' p(y|x)

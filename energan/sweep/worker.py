@@ -134,9 +134,9 @@ class PointObjective:
             raise PointInterrupted(f"point {point} stopped at step {run.step}")
         if SCORE not in recorder.metrics:
             raise EnerganError(f"the run reported no {SCORE}; its metrics were {sorted(recorder.metrics)}")
-        for key in ("inception_score_real", "classifier_test_accuracy"):
-            if key in recorder.metrics:
-                trial.set_user_attr(key, recorder.metrics[key])
+        for key, value in recorder.metrics.items():  # the score's protocol and companions (real score, classes present, ...)
+            if key != SCORE:
+                trial.set_user_attr(key, value)
         return recorder.metrics[SCORE]
 
 
