@@ -67,6 +67,10 @@ class Loss(abc.ABC):
     def generator(self, s_fake: Tensor) -> Tensor:
         """The generator's loss on the energies of its samples."""
 
+    def diagnostics(self, s_real: Tensor, s_fake: Tensor) -> dict[str, Tensor]:
+        """Scalars that show how the loss is working (logged, never differentiated); none by default."""
+        return {}
+
 
 class SeparableLoss(Loss):
     """A loss stated pointwise: E_P ℓ_real(s) + E_Q ℓ_fake(s) for D, E_Q f(s) for G.

@@ -14,6 +14,16 @@ from energan.nets.conv import conv_decoder, conv_encoder
 from energan.nets.mlp import mlp
 
 
+def reconstruction_error(reconstruction: Tensor, x: Tensor, distance: str) -> Tensor:
+    """Per-sample error [B]: ``mse`` and ``l1`` average over pixels; ``l2`` is the paper's
+    ‖Dec(Enc(x)) − x‖, the Euclidean norm over all pixels (not squared, not averaged)."""
+    difference = reconstruction - x
+    if distance == "l2":
+        return torch.linalg.vector_norm(rearrange(difference, "b ... -> b (...)"), dim=1)
+    error = difference.square() if distance == "mse" else difference.abs()
+    return reduce(error, "b ... -> b", "mean")
+
+
 class AutoEncoderEnergy(Energy):
     """D(x) = per-sample reconstruction error of Dec(Enc(x)); the code is Enc(x).
 
@@ -31,8 +41,7 @@ class AutoEncoderEnergy(Energy):
     def forward(self, x: Tensor) -> EnergyOutput:
         code = rearrange(self.encoder(x), "b ... -> b (...)")
         reconstruction = self.decoder(self.code_dropout(code)).view_as(x)
-        error = (reconstruction - x).square() if self.distance == "mse" else (reconstruction - x).abs()
-        return EnergyOutput(energy=reduce(error, "b ... -> b", "mean"), code=code, reconstruction=reconstruction)
+        return EnergyOutput(energy=reconstruction_error(reconstruction, x, self.distance), code=code, reconstruction=reconstruction)
 
 
 def mlp_autoencoder(

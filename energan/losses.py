@@ -33,6 +33,11 @@ class MarginLoss(SeparableLoss):
         """argmin_{s ≥ 0} p·s + q·[m − s]⁺ = m where q > p, 0 where q < p."""
         return self.margin * (q > p).to(p.dtype)
 
+    def diagnostics(self, s_real: Tensor, s_fake: Tensor) -> dict[str, Tensor]:
+        """``margin_active``: the share of fakes below the margin, the only ones that push D's energy up
+        (1 throughout: m is never reached and f_D is D(x) − D(G(z)) + m; 0: fakes get no gradient)."""
+        return {"margin_active": (s_fake < self.margin).float().mean()}
+
 
 class LogisticLoss(SeparableLoss):
     """The original GAN with s = the logit of "fake": ℓ_real = softplus(s), ℓ_fake = softplus(−s).

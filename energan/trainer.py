@@ -120,6 +120,7 @@ def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
                     "energy_real": out.energies_real.float().mean().item(),
                     "energy_fake": out.energies_fake.float().mean().item(),
                     **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
+                    **{name: value.item() for name, value in parts.loss.diagnostics(out.energies_real, out.energies_fake).items()},
                     "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
                 }
                 last_log_step, tick = run.step, now

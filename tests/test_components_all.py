@@ -251,3 +251,23 @@ def test_plain_energy_feeds_losses_but_not_code_regularizers() -> None:
         reg = REGISTRIES.regularizers.get("pullaway").build({})
         with pytest.raises(ValueError, match="code"):
             reg(RegularizerInputs(energy, None, x, None, out))
+
+
+def test_reconstruction_distances_hand_values() -> None:
+    """l2 is the paper's per-sample norm ‖Dec(Enc(x)) − x‖; mse and l1 are per-pixel means."""
+    from energan.energies import reconstruction_error
+
+    x = torch.zeros(2, 1, 1, 2)
+    reconstruction = torch.tensor([[[[3.0, 4.0]]], [[[0.0, -1.0]]]])
+    assert reconstruction_error(reconstruction, x, "l2").tolist() == [5.0, 1.0]
+    assert reconstruction_error(reconstruction, x, "mse").tolist() == [12.5, 0.5]
+    assert reconstruction_error(reconstruction, x, "l1").tolist() == [3.5, 0.5]
+
+
+def test_l2_autoencoder_energy_is_the_norm_of_the_residual() -> None:
+    energy = REGISTRIES.energies.get("autoencoder").build({"distance": "l2", "size": 4}, shape=SMALL).double()
+    x = images(SMALL).double()
+    out = energy(x)
+    expected = torch.linalg.vector_norm((out.reconstruction - x).flatten(1), dim=1)
+    assert torch.allclose(out.energy, expected)
+    torch.autograd.gradcheck(lambda t: energy(t).energy, (x[:2].clone().requires_grad_(),))

@@ -53,6 +53,13 @@ def test_margin_hand_values_other_margin() -> None:
     assert loss.generator(t(3.0, 2.5)).item() == pytest.approx(2.75, abs=1e-12)
 
 
+def test_margin_diagnostics_share_of_fakes_below_the_margin() -> None:
+    # m = 1: fakes 0.3 and 0.9 are below it, 1.5 and 1.0 are not → 2 of 4 push D's energy up
+    values = MarginLoss(margin=1.0).diagnostics(t(0.1, 0.2, 0.3, 0.4), t(0.3, 1.5, 0.9, 1.0))
+    assert values["margin_active"].item() == 0.5
+    assert LogisticLoss("non-saturating").diagnostics(t(0.1), t(0.2)) == {}
+
+
 def test_logistic_hand_values() -> None:
     s_real, s_fake = t(0.0, 1.0), t(-1.0, 2.0)
     # softplus by hand: log(1+e^0) = 0.693147, log(1+e^1) = 1.313262, log(1+e^-1) = 0.313262,

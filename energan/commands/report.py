@@ -29,6 +29,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threshold", type=float, help="IS threshold for the share column (default 80%% of the real images' IS)")
     parser.add_argument("--heatmap", action="append", type=_pair, default=[], metavar="ROWS,COLUMNS",
                         help="knob pair of a heat map; repeatable (default nLayerG,nLayerD and sizeG,sizeD)")
+    parser.add_argument("--points", action="store_true",
+                        help="also table every point (IS ± std, classes present, success, wall time) and show their final samples")
+    parser.add_argument("--success", type=float, default=0.95, metavar="FRACTION",
+                        help="with --points: a point succeeds with IS ≥ FRACTION × the real images' IS (default 0.95) ...")
+    parser.add_argument("--min-share", type=float, default=0.05,
+                        help="... and every class holding at least this share of the samples (default 0.05)")
     parser.set_defaults(handler=run)
 
 
@@ -37,7 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from energan.errors import ConfigError
-    from energan.sweep.report import cell, heatmap_pairs, markdown, share, shared_knobs, write_figures, write_markdown
+    from energan.sweep.report import (
+        cell,
+        heatmap_pairs,
+        markdown,
+        points_markdown,
+        share,
+        shared_knobs,
+        write_figures,
+        write_markdown,
+        write_montage,
+    )
     from energan.sweep.results import load_results, real_score, summarize
     from energan.sweep.study import default_storage, open_storage
 
@@ -57,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or Path(args.runs_dir) / "sweeps" / args.sweep / "report"
     output.mkdir(parents=True, exist_ok=True)
     figures = write_figures(results, output, ceiling, heatmap_pairs(knobs, args.heatmap))
-    write_markdown(output / "report.md", markdown(results, args.sweep, threshold, figures))
+    text = markdown(results, args.sweep, threshold, figures)
+    if args.points:
+        montage = write_montage(results, output / "samples.png")
+        text += "\n" + points_markdown(results, args.success, args.min_share, montage)
+        figures += [montage] if montage else []
+    write_markdown(output / "report.md", text)
 
     table = Table(title=f"sweep {args.sweep}: Inception Score (share ≥ {threshold:.2f})")
     for column in ("family", "finished", "failed", "median", "Q1", "Q3", "best", "share"):

@@ -12,7 +12,12 @@ from energan.params import param
 @dataclass(frozen=True)
 class AutoEncoderParams:
     body: str = param("mlp", "encoder/decoder body (timm: a timm backbone encoder, conv decoder)", choices=("mlp", "conv", "timm"))
-    distance: str = param("mse", "per-sample reconstruction error", choices=("mse", "l1"))
+    distance: str = param(
+        "mse",
+        "reconstruction error per sample: mse / l1 = mean over pixels of the squared / absolute error; "
+        "l2 = the paper's Euclidean norm over all pixels, not squared (margins of the paper: 10 on MNIST)",
+        choices=("mse", "l1", "l2"),
+    )
     n_layers: int = param(2, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
     size: int = param(256, "mlp: hidden and code width (paper's sizeD)", low=1)
     dropout: float = param(0.0, "mlp: dropout on the hidden layers and the code (paper's dropoutD)", low=0.0, high=0.9)

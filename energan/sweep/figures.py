@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from energan.sweep.grids import KnobValue
-from energan.sweep.results import FamilyResults
+from energan.sweep.results import FamilyResults, PointResult
 
 BINS = 20
+TITLE_WIDTH = 30  # characters per line of a montage panel's title
 
 
 def _score_range(results: Sequence[FamilyResults], ceiling: float | None) -> tuple[float, float]:
@@ -89,3 +91,31 @@ def heatmap_figure(results: Sequence[FamilyResults], rows: str, columns: str) ->
 def save(figure: Figure, path: Path) -> Path:
     figure.savefig(path, dpi=110)
     return path
+
+
+def final_sample_path(run_dir: str | None) -> Path | None:
+    """The latest sample grid a point's run wrote, if it still exists."""
+    grids = sorted(Path(run_dir).glob("samples/step-*.png")) if run_dir else []
+    return grids[-1] if grids else None
+
+
+def montage_figure(results: Sequence[FamilyResults], label: Callable[[PointResult], str]) -> Figure | None:
+    """Every point's final sample grid, one row per family, titled with its knobs and score."""
+    import matplotlib.image
+
+    rows = [[(p, final_sample_path(p.run_dir)) for p in family.points] for family in results]
+    columns = max(len(row) for row in rows)
+    if not any(path for row in rows for _, path in row):
+        return None
+    figure = Figure(figsize=(2.2 * columns, 2.5 * len(rows)), layout="constrained")
+    axes = figure.subplots(len(rows), columns, squeeze=False)
+    for family, row, row_axes in zip(results, rows, axes, strict=True):
+        for ax in row_axes:
+            ax.axis("off")
+        for ax, (point, path) in zip(row_axes, row, strict=False):
+            if path is not None:
+                ax.imshow(matplotlib.image.imread(path), cmap="gray")
+            score = "failed" if point.score is None else f"IS {point.score:.2f}"
+            title = textwrap.fill(f"{family.family} {label(point)}", TITLE_WIDTH)
+            ax.set_title(f"{title}\n{score}", fontsize="x-small")
+    return figure

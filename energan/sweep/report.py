@@ -47,6 +47,14 @@ def write_figures(
     return paths
 
 
+def write_montage(results: Sequence[FamilyResults], path: Path) -> Path | None:
+    """Every point's final samples in one figure; None when no point's samples are on disk."""
+    from energan.sweep.figures import montage_figure, save
+
+    figure = montage_figure(results, knob_label)
+    return save(figure, path) if figure is not None else None
+
+
 def cell(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.2f}"
 
@@ -94,6 +102,51 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
         lines += ["", "## Failed points", ""]
         lines += [f"- {p.family} {p.point}: {p.error}" for p in failed]
     lines += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures]
+    return "\n".join(lines) + "\n"
+
+
+SUCCESS_FRACTION = 0.95  # a point succeeds with IS ≥ this share of the real images' IS ...
+MIN_CLASS_SHARE = 0.05  # ... and every class holding at least this share of the samples
+
+
+def knob_label(point: PointResult) -> str:
+    return ", ".join(f"{knob}={value}" for knob, value in point.point.items())
+
+
+def points_markdown(results: Sequence[FamilyResults], fraction: float, min_share: float, montage: Path | None) -> str:
+    """Every point: score ± std over splits, classes present, success, wall time; then the montage."""
+    lines = [
+        "## Every point",
+        "",
+        f"Success: IS ≥ {100 * fraction:.0f} % of the real images' IS and every class voted for by ≥ "
+        f"{100 * min_share:.0f} % of the samples (the dataset classifier's argmax).",
+        "",
+        "| family | succeeded | of |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {f.family} | {sum(p.succeeded(fraction, min_share) for p in f.points)} | {len(f.points)} |" for f in results]
+    lines += ["", "| family | point | IS (mean ± std) | real IS | classes ≥ share | smallest share | success | wall time |", "|---|---|---|---|---|---|---|---|"]
+    for family in results:
+        for p in family.points:
+            if p.score is None:
+                lines.append(f"| {family.family} | {knob_label(p)} | failed: {p.error} | | | | no | |")
+                continue
+            d = p.details
+            lines.append(
+                f"| {family.family} | {knob_label(p)} | {p.score:.2f} ± {d.get('inception_score_std', math.nan):.2f} | "
+                f"{p.real_score or math.nan:.2f} | {d.get('classes_present', math.nan):.0f} | {d.get('smallest_class_share', math.nan):.3f} | "
+                f"{'yes' if p.succeeded(fraction, min_share) else 'no'} | {p.seconds or math.nan:.0f} s |"
+            )
+    protocol = next((p.details for f in results for p in f.points if "inception_samples" in p.details), None)
+    if protocol:
+        lines += [
+            "",
+            f"Protocol: {protocol['inception_samples']:.0f} samples in {protocol['inception_splits']:.0f} splits; the real "
+            "images' score by the same protocol (as many draws from the test images' class probabilities); classifier "
+            f"held-out accuracy {protocol.get('classifier_test_accuracy', math.nan):.3f}.",
+        ]
+    if montage is not None:
+        lines += ["", f"![final samples of every point]({montage.name})"]
     return "\n".join(lines) + "\n"
 
 

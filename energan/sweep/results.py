@@ -22,6 +22,20 @@ class PointResult:
     score: float | None
     error: str | None = None
     real_score: float | None = None
+    details: dict[str, float] = dataclasses.field(default_factory=dict)  # the score's protocol and companions
+    seconds: float | None = None  # wall time of the point's training and scoring
+    run_dir: str | None = None
+
+    def succeeded(self, fraction: float, min_share: float) -> bool:
+        """IS ≥ ``fraction`` × the real images' IS and every class voted for by ≥ ``min_share`` of the samples."""
+        share = self.details.get("smallest_class_share")
+        return (
+            self.score is not None
+            and self.real_score is not None
+            and share is not None
+            and self.score >= fraction * self.real_score
+            and share >= min_share
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +122,9 @@ def _finished_points(family: str, trials: Sequence[Any]) -> list[PointResult]:
     for point, trial in sorted(latest_trials(trials).items()):
         real = trial.user_attrs.get("inception_score_real")
         if trial.state == State.COMPLETE:
-            points.append(PointResult(family, dict(trial.params), trial.value, None, real))
+            details = {key: value for key, value in trial.user_attrs.items() if isinstance(value, float)}
+            seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+            points.append(PointResult(family, dict(trial.params), trial.value, None, real, details, seconds, trial.user_attrs.get("run_dir")))
         elif trial.state == State.FAIL and ERROR_ATTR in trial.user_attrs:
             points.append(PointResult(family, dict(trial.params), None, trial.user_attrs[ERROR_ATTR], real))
         elif trial.state == State.FAIL and lost[point] > MAX_RETRIES:
