@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/energan train --energy autoencoder --loss margin --reg pullaway --name digits-ebgan-pt
+	$(BIN)/energan train --energy autoencoder --loss margin --reg pullaway --name mnist-ebgan-pt
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from energan.config import ComponentChoice, TrainConfig, TrainSettings, apply_overrides, resolve
 from energan.default_plugins.autoencoder import AutoEncoderParams
+from energan.default_plugins.generators import MLPGeneratorParams
+from energan.default_plugins.inception import InceptionParams
 from energan.default_plugins.margin import MarginParams
 from energan.default_plugins.pullaway import PullAwayParams
 from energan.errors import ConfigError, PluginError
@@ -411,10 +413,10 @@ def test_resolve_fills_every_default(registries) -> None:
     config = TrainConfig(regularizers={"pullaway": {}})
     resolved = resolve(config, registries)
     assert resolved.energy == ComponentChoice("autoencoder", params_dict(AutoEncoderParams()))
-    assert resolved.loss == ComponentChoice("margin", {"margin": 0.5})
-    assert resolved.regularizers == {"pullaway": {"weight": 0.1, "impl": "auto", "eps": 1e-8}}
-    assert resolved.metrics == {"inception_score": {"samples": 1000}}
-    assert resolved.generator.params["latent_dim"] == 64
+    assert resolved.loss == ComponentChoice("margin", params_dict(MarginParams()))
+    assert resolved.regularizers == {"pullaway": params_dict(PullAwayParams())}
+    assert resolved.metrics == {"inception_score": params_dict(InceptionParams())}
+    assert resolved.generator == ComponentChoice("mlp", params_dict(MLPGeneratorParams()))
     assert config.regularizers == {"pullaway": {}}  # resolve returns a copy
     assert resolve(resolved, registries) == resolved  # idempotent
     assert resolve(TrainConfig.from_dict(resolved.to_dict()), registries) == resolved

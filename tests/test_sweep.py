@@ -59,6 +59,26 @@ def test_point_config_of_a_gan_point() -> None:
     assert list(config.metrics) == ["inception_score"]
 
 
+@pytest.mark.parametrize("grid", ["paper-mnist", "paper-mnist-32"])
+def test_paper_grids_keep_the_papers_settings_whatever_the_defaults(grid: str) -> None:
+    plugins = load_plugins()
+    for family in ("ebgan", "ebgan-pt", "gan"):
+        spec = SweepSpec(NAMED_GRIDS[grid], family)
+        point = next(spec.grid.points(family))
+        config = resolve(spec.config(point, "r", "p0000"), plugins.registries)
+        assert config.settings.ema is False and config.settings.lr_d == point.get("lr", 1e-3)
+        assert config.regularizers == ({"pullaway": {**config.regularizers["pullaway"], "weight": 0.1}} if family == "ebgan-pt" else {})
+
+
+def test_seeds_grid_runs_the_defaults_on_ten_seeds() -> None:
+    plugins = load_plugins()
+    spec = SweepSpec(NAMED_GRIDS["seeds"], "ebgan", steps=100)
+    configs = [resolve(spec.config(point, "r", f"p{i}"), plugins.registries) for i, point in enumerate(spec.grid.points("ebgan"))]
+    assert [config.settings.seed for config in configs] == list(range(10))
+    defaults = resolve(spec.config({}, "r", "p"), plugins.registries)
+    assert configs[3].energy == defaults.energy and configs[3].generator == defaults.generator and configs[3].data.name == "mnist5k"
+
+
 def test_ebgan_pt_family_adds_the_pull_away_term() -> None:
     plugins = load_plugins()
     spec = SweepSpec(NAMED_GRIDS["paper-mnist-32"], "ebgan-pt")
@@ -67,7 +87,7 @@ def test_ebgan_pt_family_adds_the_pull_away_term() -> None:
 
 
 def test_bad_grids_and_families_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32"):
+    with pytest.raises(ConfigError, match="unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32, seeds"):
         load_grid("paper-mnst")
     with pytest.raises(ConfigError, match="unknown family 'ebgn'.*valid: ebgan, ebgan-pt, gan"):
         check_family("ebgn")

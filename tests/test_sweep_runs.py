@@ -41,7 +41,7 @@ def _grid(tmp_path: Path, extra: str = "") -> Path:
 def _sweep_args(tmp_path: Path, grid: Path, storage: str, steps: int, *more: str) -> list[str]:
     return [
         sys.executable, "-m", "energan.cli", "sweep", "--grid", str(grid), "--family", "ebgan",
-        "--steps", str(steps), "--storage", storage, "--runs-dir", str(tmp_path / "runs"),
+        "--steps", str(steps), "--storage", storage, "--runs-dir", str(tmp_path / "runs"), "--data", "digits",
         "--heartbeat", "1", "--threads", "1", "--study", "tiny", *more,
     ]
 
@@ -87,6 +87,14 @@ def test_tiny_grid_end_to_end_with_report(tmp_path: Path, sqlite_url: str, cli) 
     scores = sorted(t.value for t in trials)
     median = (scores[1] + scores[2]) / 2
     assert f"| ebgan | 4 | 4 | 0 | {median:.2f} |" in text and f"{scores[-1]:.2f} | 100 % |" in text
+    # --points: every point with its protocol, and their final samples side by side
+    code, out, err = cli("report", "tiny", "--storage", sqlite_url, "--output", output, "--points")
+    assert code == 0, err
+    text = (output / "report.md").read_text()
+    assert (output / "samples.png").exists() and "![final samples of every point](samples.png)" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ebgan | nLayerG=")]
+    assert len(rows) == 4 and all(" ± " in row and row.endswith(" s |") for row in rows)
+    assert "Protocol: 100 samples in 10 splits" in text
     # joining the study with other settings is refused, before any worker starts
     clash = subprocess.run(_sweep_args(tmp_path, _grid(tmp_path), sqlite_url, 30), capture_output=True, text=True, cwd=tmp_path)
     assert clash.returncode == 1 and "already exists with other settings (steps): stored steps=20" in clash.stderr

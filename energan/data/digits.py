@@ -1,4 +1,4 @@
-"""The embedded default data: scikit-learn's bundled 8×8 handwritten digits (1 797 images)."""
+"""scikit-learn's bundled 8×8 handwritten digits (1 797 images): small and fast, for tests and quick checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The embedded default dataset: scikit-learn's handwritten digits, no download needed."""
+"""scikit-learn's 8×8 handwritten digits, no download needed: the fast dataset of the tests."""
 
 from __future__ import annotations
 
