@@ -138,7 +138,7 @@ def test_existing_run_directory_is_not_overwritten(cli, quick_config) -> None:
 
 
 def test_sample_and_evaluate(cli, quick_config, tmp_path: Path) -> None:
-    config = quick_config(steps=4, extra="[metrics.inception_score]\nsamples = 50\n")
+    config = quick_config(steps=4, extra="[metrics.inception_score]\nsamples = 1000\ntraining_samples = 50\n")  # 100 per split
     assert cli("train", "--config", config, "--name", "scored")[0] == 0
     run = tmp_path / "runs" / "scored"
     grid = tmp_path / "grid.png"

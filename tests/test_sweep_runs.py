@@ -94,7 +94,7 @@ def test_tiny_grid_end_to_end_with_report(tmp_path: Path, sqlite_url: str, cli) 
     assert (output / "samples.png").exists() and "![final samples of every point](samples.png)" in text
     rows = [line for line in text.splitlines() if line.startswith("| ebgan | nLayerG=")]
     assert len(rows) == 4 and all(" ± " in row and row.endswith(" s |") for row in rows)
-    assert "Protocol: 100 samples in 10 splits" in text
+    assert "Protocol: 100 samples in 10 splits, mean ± std over the splits" in text
     # joining the study with other settings is refused, before any worker starts
     clash = subprocess.run(_sweep_args(tmp_path, _grid(tmp_path), sqlite_url, 30), capture_output=True, text=True, cwd=tmp_path)
     assert clash.returncode == 1 and "already exists with other settings (steps): stored steps=20" in clash.stderr

@@ -77,6 +77,8 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
         f"Score: Inception Score of each point's final generator. Share: finished points with IS ≥ {threshold:.2f}"
         " (failed points count as below).",
         "",
+        protocol_line(results),
+        "",
         "| family | points | finished | failed | median | Q1 | Q3 | IQR | best | share ≥ threshold |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -113,6 +115,18 @@ def knob_label(point: PointResult) -> str:
     return ", ".join(f"{knob}={value}" for knob, value in point.point.items())
 
 
+def protocol_line(results: Sequence[FamilyResults]) -> str:
+    """How the scores were computed, as the points recorded it (sweeps from before the protocol have none)."""
+    protocol = next((p.details for f in results for p in f.points if "inception_samples" in p.details), None)
+    if protocol is None:
+        return "Protocol: not recorded by this sweep's points."
+    return (
+        f"Protocol: {protocol['inception_samples']:.0f} samples in {protocol['inception_splits']:.0f} splits, mean ± std "
+        "over the splits; the real images' score by the same protocol (as many draws from the test images' class "
+        f"probabilities); classifier held-out accuracy {protocol.get('classifier_test_accuracy', math.nan):.3f}."
+    )
+
+
 def points_markdown(results: Sequence[FamilyResults], fraction: float, min_share: float, montage: Path | None) -> str:
     """Every point: score ± std over splits, classes present, success, wall time; then the montage."""
     lines = [
@@ -137,14 +151,6 @@ def points_markdown(results: Sequence[FamilyResults], fraction: float, min_share
                 f"{p.real_score or math.nan:.2f} | {d.get('classes_present', math.nan):.0f} | {d.get('smallest_class_share', math.nan):.3f} | "
                 f"{'yes' if p.succeeded(fraction, min_share) else 'no'} | {p.seconds or math.nan:.0f} s |"
             )
-    protocol = next((p.details for f in results for p in f.points if "inception_samples" in p.details), None)
-    if protocol:
-        lines += [
-            "",
-            f"Protocol: {protocol['inception_samples']:.0f} samples in {protocol['inception_splits']:.0f} splits; the real "
-            "images' score by the same protocol (as many draws from the test images' class probabilities); classifier "
-            f"held-out accuracy {protocol.get('classifier_test_accuracy', math.nan):.3f}.",
-        ]
     if montage is not None:
         lines += ["", f"![final samples of every point]({montage.name})"]
     return "\n".join(lines) + "\n"
