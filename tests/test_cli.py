@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from energan.checkpoint import load_checkpoint
+from energan.default_plugins.autoencoder import AutoEncoderParams
 
 
 def one_line_error(err: str) -> str:
@@ -119,7 +120,7 @@ def test_train_writes_config_metrics_samples_and_checkpoints(cli, quick_config, 
     saved = tomllib.loads((run / "config.toml").read_text())
     assert saved["loss"] == {"name": "margin", "margin": 0.5}
     assert saved["reg"]["pullaway"] == {"weight": 0.2, "impl": "auto", "eps": 1e-8}
-    assert saved["energy"]["size"] == 32 and saved["energy"]["n_layers"] == 2  # resolved defaults
+    assert saved["energy"]["size"] == 32 and saved["energy"]["n_layers"] == AutoEncoderParams().n_layers  # resolved defaults
     assert saved["plugins"]["margin"] == saved["plugins"]["pullaway"]
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     train_steps = [r["step"] for r in records if r["kind"] == "train"]
@@ -139,8 +140,10 @@ def test_existing_run_directory_is_not_overwritten(cli, quick_config) -> None:
 
 def test_sample_and_evaluate(cli, quick_config, tmp_path: Path) -> None:
     config = quick_config(steps=4, extra="[metrics.inception_score]\nsamples = 1000\ntraining_samples = 50\n")  # 100 per split
-    assert cli("train", "--config", config, "--name", "scored")[0] == 0
+    assert cli("train", "--config", config, "--name", "scored", "--set", "eval_every=2")[0] == 0
     run = tmp_path / "runs" / "scored"
+    evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+    assert [e["inception_samples"] for e in evals] == [50, 1000]  # fewer during training, all at the end
     grid = tmp_path / "grid.png"
     code, out, _ = cli("sample", run, "-n", 16, "-o", grid)
     assert code == 0 and grid.stat().st_size > 0 and "wrote 16 samples" in out
