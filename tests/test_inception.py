@@ -69,3 +69,17 @@ def test_collapsed_samples_miss_classes(digits) -> None:
     one = digits.test_images[digits.test_labels == 3][:1]
     values = InceptionScore(samples=100, splits=10, training_samples=100).evaluate(lambda n: one.expand(n, -1, -1, -1), digits)
     assert values["classes_present"] == 1 and values["smallest_class_share"] == 0 and values["inception_score"] < 1.1
+
+
+def test_a_cache_entry_without_test_probabilities_gets_them_once(digits) -> None:
+    """Classifiers cached before the protocol kept only weights and accuracy: the first load adds
+    the real images' probabilities to the entry, later loads read them."""
+    reference = classifier.dataset_classifier(digits)
+    path = next(path for path, loaded in classifier._loaded.items() if loaded is reference)
+    saved = torch.load(path, weights_only=True)
+    del saved["test_probabilities"]
+    torch.save(saved, path)
+    classifier._loaded.clear()
+    upgraded = classifier.dataset_classifier(digits)
+    assert torch.allclose(upgraded.test_probabilities, reference.test_probabilities, atol=1e-6)
+    assert "test_probabilities" in torch.load(path, weights_only=True)

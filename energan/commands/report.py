@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 THRESHOLD_FRACTION = 0.8  # default threshold: this share of the real images' Inception Score
+SUCCESS_FRACTION = 0.95  # --points: a point succeeds with IS ≥ this share of the real images' IS ...
+MIN_CLASS_SHARE = 0.05  # ... and every class holding at least this share of the samples
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -31,10 +33,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="knob pair of a heat map; repeatable (default nLayerG,nLayerD and sizeG,sizeD)")
     parser.add_argument("--points", action="store_true",
                         help="also table every point (IS ± std, classes present, success, wall time) and show their final samples")
-    parser.add_argument("--success", type=float, default=0.95, metavar="FRACTION",
-                        help="with --points: a point succeeds with IS ≥ FRACTION × the real images' IS (default 0.95) ...")
-    parser.add_argument("--min-share", type=float, default=0.05,
-                        help="... and every class holding at least this share of the samples (default 0.05)")
+    parser.add_argument("--success", type=float, default=SUCCESS_FRACTION, metavar="FRACTION",
+                        help=f"with --points: a point succeeds with IS ≥ FRACTION × the real images' IS (default {SUCCESS_FRACTION}) ...")
+    parser.add_argument("--min-share", type=float, default=MIN_CLASS_SHARE,
+                        help=f"... and every class holding at least this share of the samples (default {MIN_CLASS_SHARE})")
     parser.set_defaults(handler=run)
 
 

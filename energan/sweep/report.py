@@ -107,10 +107,6 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
     return "\n".join(lines) + "\n"
 
 
-SUCCESS_FRACTION = 0.95  # a point succeeds with IS ≥ this share of the real images' IS ...
-MIN_CLASS_SHARE = 0.05  # ... and every class holding at least this share of the samples
-
-
 def knob_label(point: PointResult) -> str:
     return ", ".join(f"{knob}={value}" for knob, value in point.point.items())
 
