@@ -12,6 +12,7 @@ from typing import Any
 from energan.hookspecs import hookimpl
 
 KEY = "progress"
+EXTRAS = {"margin_active": "margin", "reg_pullaway": "PT"}  # shown when the run logs them
 PLAIN_LINES = 20  # status lines per run when not on a terminal
 
 
@@ -34,9 +35,10 @@ class PlainStatus:
 
 
 def _stats(logs: dict[str, float]) -> str:
+    extras = "".join(f"  {label} {logs[key]:.2f}" for key, label in EXTRAS.items() if key in logs)
     return (
         f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  "
-        f"E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}"
+        f"E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}{extras}"
     )
 
 
