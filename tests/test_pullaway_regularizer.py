@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from energan.components import EnergyOutput, Regularizer, RegularizerInputs
+from energan.default_plugins.pullaway import PullAwayParams
 from energan.plugins import load_plugins
 
 CPU_IMPLS = ("fused", "reference", "auto")
@@ -32,7 +33,7 @@ def test_built_through_registry_is_a_generator_side_regularizer(component) -> No
     assert isinstance(reg, Regularizer)
     assert reg.side == "generator"
     assert reg.weight == pytest.approx(0.3)
-    assert component.build({}).weight == pytest.approx(0.1)  # the declared default
+    assert component.build({}).weight == pytest.approx(PullAwayParams().weight)  # the declared default
 
 
 @pytest.mark.parametrize("impl", CPU_IMPLS)

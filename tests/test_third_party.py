@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).parents[1]
 QUADRATIC = REPO / "plugins" / "energan-quadratic"
-TRAIN_QUICK = ["--steps", "4", "--set", "batch_size=16", "--set", "eval_every=0", "--set", "log_every=2",
+TRAIN_QUICK = ["--data", "digits", "--steps", "4", "--set", "batch_size=16", "--set", "eval_every=0", "--set", "log_every=2",
                "--device", "cpu", "--generator", "mlp", "--set", "generator.size=32"]
 
 
