@@ -18,7 +18,7 @@ class AutoEncoderParams:
         "l2 = the paper's Euclidean norm over all pixels, not squared (margins of the paper: 10 on MNIST)",
         choices=("mse", "l1", "l2"),
     )
-    n_layers: int = param(2, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
+    n_layers: int = param(3, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
     size: int = param(128, "mlp: hidden and code width (paper's sizeD)", low=1)
     dropout: float = param(0.0, "mlp: dropout on the hidden layers and the code (paper's dropoutD)", low=0.0, high=0.9)
     batch_norm: bool = param(False, "batch-norm on hidden layers")
