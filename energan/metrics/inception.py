@@ -47,7 +47,8 @@ def _drawn(probs: Tensor, count: int) -> Tensor:
 class InceptionScore:
     """IS of generated samples (mean ± std over splits) with its protocol: the classifier's held-out
     accuracy, N, the splits, the real test images' score under the same protocol (from their class
-    probabilities, computed once per dataset) and the classes present. Evaluations during training may score fewer samples than the final one."""
+    probabilities, computed once per dataset) and the classes present. Evaluations during
+    training may score fewer samples than the final one."""
 
     def __init__(self, samples: int, splits: int, training_samples: int) -> None:
         self.samples, self.splits, self.training_samples = samples, splits, training_samples
