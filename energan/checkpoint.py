@@ -1,28 +1,65 @@
-"""Checkpoints: atomic writes, numbered history, ``best.pt``, safe (weights-only) loading."""
+"""Checkpoints: the one place that defines their content (versioned), atomic writes, numbered
+history, ``best.pt``, and safe (weights-only) loading.
+
+Format 2: ``{"format", "step", "best", "data": DataInfo, "model": Model.state_dict(),
+"training": TrainingState.state_dict()}``. The model part alone is enough to sample and evaluate.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from energan.atomic import write_atomic
+from energan.data import DataInfo
 from energan.errors import CheckpointError
 
-FORMAT = 1
-REQUIRED_KEYS = ("format", "step", "generator", "energy", "optimizer_g", "optimizer_d", "rng")
+FORMAT = 2
+REQUIRED_KEYS = ("format", "step", "data", "model", "training")
+MODEL_KEYS = ("generator", "energy")
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """A run at one step: the model's weights, the training state and the data it was trained on."""
+
+    step: int
+    best: float | None
+    data: DataInfo
+    model: dict[str, Any]
+    training: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "step": self.step,
+            "best": self.best,
+            "data": self.data.to_dict(),
+            "model": self.model,
+            "training": self.training,
+        }
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
     return run_dir / "checkpoints"
 
 
-def save_checkpoint(run_dir: Path, state: dict[str, Any], keep: int) -> Path:
+def checkpoint_path(run_dir: Path, which: str) -> Path:
+    """``last``, ``best`` or a path (a run directory means its ``last.pt``)."""
+    if which in ("last", "best"):
+        return checkpoint_dir(run_dir) / f"{which}.pt"
+    path = Path(which)
+    return checkpoint_dir(path) / "last.pt" if path.is_dir() else path
+
+
+def save_checkpoint(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
     """Write ``step-NNNNNNN.pt`` and ``last.pt`` atomically; keep the ``keep`` newest numbered ones."""
     directory = checkpoint_dir(run_dir)
-    numbered = directory / f"step-{state['step']:07d}.pt"
-    write_atomic(numbered, lambda stream: torch.save({"format": FORMAT, **state}, stream))
+    numbered = directory / f"step-{checkpoint.step:07d}.pt"
+    write_atomic(numbered, lambda stream: torch.save(checkpoint.to_dict(), stream))
     write_atomic(directory / "last.pt", lambda stream: stream.write(numbered.read_bytes()))
     history = sorted(directory.glob("step-*.pt"))
     for old in history[: max(len(history) - keep, 0)]:
@@ -36,8 +73,9 @@ def mark_best(run_dir: Path) -> None:
     write_atomic(directory / "best.pt", lambda stream: stream.write((directory / "last.pt").read_bytes()))
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; a missing or corrupt file is a clear error."""
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Load a checkpoint with ``weights_only=True``; a missing, corrupt or foreign file, or one of
+    another format, is a one-line error."""
     if path.is_dir():
         path = checkpoint_dir(path) / "last.pt"
     if not path.exists():
@@ -47,9 +85,10 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"checkpoint {path} is corrupt or not an energan checkpoint ({reason})") from None
+    if isinstance(state, dict) and "format" in state and state["format"] != FORMAT:
+        raise CheckpointError(f"checkpoint {path} has format {state['format']}; this energan reads format {FORMAT} only")
     missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]
+    missing += [f"model.{key}" for key in MODEL_KEYS if not missing and key not in state["model"]]
     if missing:
         raise CheckpointError(f"checkpoint {path} is not an energan checkpoint (missing {', '.join(missing)})")
-    if state["format"] != FORMAT:
-        raise CheckpointError(f"checkpoint {path} has format {state['format']}; this energan reads format {FORMAT}")
-    return state
+    return Checkpoint(state["step"], state.get("best"), DataInfo.from_dict(state["data"]), state["model"], state["training"])

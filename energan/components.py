@@ -1,4 +1,4 @@
-"""The component types the trainer works with: energies, losses, regularizers.
+"""The component types the trainer works with: energies, losses, regularizers, metrics.
 
 Convention: **low energy = real**. Every loss speaks about one scalar s per sample.
 """
@@ -9,11 +9,12 @@ import abc
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 import torch
 from torch import Tensor, nn
 
+from energan.data import DataSource
 from energan.errors import ConfigError
 
 Side = Literal["discriminator", "generator"]
@@ -29,7 +30,11 @@ class EnergyOutput:
 
 
 class Energy(nn.Module, abc.ABC):
-    """Base for energies whose forward returns an :class:`EnergyOutput`."""
+    """Base for energies whose forward returns an :class:`EnergyOutput`.
+
+    ``energy_range`` (optional) is the interval s(x) can take: a loss defined only on part of
+    the real line (the margin loss: s ≥ 0) refuses an energy whose range exceeds it.
+    """
 
     @abc.abstractmethod
     def forward(self, x: Tensor) -> EnergyOutput: ...
@@ -41,6 +46,8 @@ class PlainEnergy(nn.Module):
     def __init__(self, body: nn.Module) -> None:
         super().__init__()
         self.body = body
+        if hasattr(body, "energy_range"):
+            self.energy_range = body.energy_range
 
     def forward(self, x: Tensor) -> EnergyOutput:
         energy = self.body(x)
@@ -130,6 +137,26 @@ class Regularizer(abc.ABC):
     @abc.abstractmethod
     def __call__(self, inputs: RegularizerInputs) -> Tensor:
         """The unweighted penalty (a 0-dim tensor)."""
+
+
+class Metric(Protocol):
+    """A sample-quality score: what the sweep optimises and what ranks a run's checkpoints.
+
+    ``name`` is the key of its headline value in ``evaluate``'s result (other keys report the
+    protocol: sample count, spread, reference values); ``higher_is_better`` is its direction;
+    ``requires`` names what it needs of the dataset, checked before training starts: ``labels``
+    (train and test labels), ``test_split`` (held-out images), ``modes`` (a mixture's modes).
+    ``evaluate`` reads the dataset's images only through ``data.load()``, so a metric whose
+    reference statistics are cached scores a saved model without its data.
+    """
+
+    name: str
+    higher_is_better: bool
+    requires: frozenset[str]
+
+    def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool) -> dict[str, float]:
+        """Values on ``generate(n)`` (n images in [-1, 1]); ``final`` at a run's last evaluation."""
+        ...
 
 
 def require_code(output: EnergyOutput, who: str) -> Tensor:

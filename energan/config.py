@@ -26,10 +26,11 @@ import tomli_w
 
 from energan.atomic import write_atomic
 from energan.errors import ConfigError
-from energan.params import build_params, closest, param, params_dict
+from energan.params import applying_dict, build_params, closest, param, params_dict
 
 COMPONENT_TABLES = {"energy": "energies", "loss": "losses", "generator": "generators", "data": "datasets"}
 NAMED_TABLES = {"reg": "regularizers", "metrics": "metrics"}
+OBSERVERS = ("tensorboard",)  # the observers that run only when ``log`` names them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,14 +61,29 @@ class TrainSettings:
     eval_every: int = param(1000, "steps between metric evaluations and sample grids (0: only at the end)", low=0)
     checkpoint_every: int = param(1000, "steps between checkpoints (also written at the end)", low=1)
     keep_checkpoints: int = param(3, "numbered checkpoints kept besides last.pt", low=0)
+    objective: str = param("", "metric that ranks checkpoints (best.pt), by name, e.g. inception_score, fid (default: the first metric)")
+    log: str = param("", f"extra observers to enable, comma-separated: {', '.join(OBSERVERS)}")
+
+    def __post_init__(self) -> None:
+        for name in self.observers:
+            if name not in OBSERVERS:
+                raise ConfigError(f"log: {name!r} is not an observer{closest(name, OBSERVERS)}; valid: {', '.join(OBSERVERS)}")
+
+    @property
+    def observers(self) -> tuple[str, ...]:
+        """The extra observers ``log`` names."""
+        return tuple(name.strip() for name in self.log.split(",") if name.strip())
 
 
 @dataclasses.dataclass
 class ComponentChoice:
-    """A component by registry name, with raw (or, once resolved, complete) parameter values."""
+    """A component by registry name, with raw parameter values; once resolved, every value that
+    applies (what ``config.toml`` saves) and ``resolved``, the validated parameter instance that
+    building uses as is (None before :func:`resolve`, or for a component without parameters)."""
 
     name: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    resolved: Any = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclasses.dataclass
@@ -81,6 +97,8 @@ class TrainConfig:
     data: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("mnist5k"))
     regularizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"inception_score": {}})
+    # after resolve: the parameter instances of the regularizers and metrics, by field then name
+    resolved_tables: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
@@ -111,6 +129,16 @@ class TrainConfig:
         out["reg"] = copy.deepcopy(self.regularizers)
         out["metrics"] = copy.deepcopy(self.metrics)
         return out
+
+    def component_params(self, key: str) -> Any:
+        """What to build component ``key`` (energy, loss, ...) with: the resolved instance, else raw values."""
+        choice = getattr(self, key)
+        return choice.resolved if choice.resolved is not None else choice.params
+
+    def table_params(self, table: str) -> dict[str, Any]:
+        """What to build each entry of ``regularizers`` or ``metrics`` with (resolved, else raw)."""
+        resolved = self.resolved_tables.get(table, {})
+        return {name: resolved.get(name, values) for name, values in getattr(self, table).items()}
 
     def replace_settings(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
@@ -152,17 +180,22 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 
 
 def resolve(config: TrainConfig, registries: Any) -> TrainConfig:
-    """Check every component name and parameter; fill in every default."""
+    """Check every component name and parameter; fill in every default.
+
+    The copy returned holds, for each component, the values that apply (for ``config.toml``)
+    and the validated instance (``ComponentChoice.resolved``, ``TrainConfig.resolved_tables``),
+    so that building does not validate again.
+    """
     resolved = copy.deepcopy(config)
     for key, registry_name in COMPONENT_TABLES.items():
         choice = getattr(config, key)
-        component = getattr(registries, registry_name).get(choice.name)
-        setattr(resolved, key, ComponentChoice(choice.name, params_dict(component.resolve(choice.params))))
-    for field, registry_name in NAMED_TABLES.items():
-        target = registry_name
-        named = getattr(config, target)
-        registry = getattr(registries, registry_name)
-        setattr(resolved, target, {name: params_dict(registry.get(name).resolve(p)) for name, p in named.items()})
+        instance = getattr(registries, registry_name).get(choice.name).resolve(choice.params)
+        setattr(resolved, key, ComponentChoice(choice.name, applying_dict(instance), instance))
+    for field in NAMED_TABLES.values():
+        registry = getattr(registries, field)
+        instances = {name: registry.get(name).resolve(p) for name, p in getattr(config, field).items()}
+        setattr(resolved, field, {name: applying_dict(instance) for name, instance in instances.items()})
+        resolved.resolved_tables[field] = instances
     return resolved
 
 

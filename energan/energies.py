@@ -31,6 +31,8 @@ class AutoEncoderEnergy(Energy):
     regularizers is the encoder's output itself.
     """
 
+    energy_range = (0.0, math.inf)
+
     def __init__(self, encoder: nn.Module, decoder: nn.Module, distance: str, code_dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder = encoder
@@ -119,6 +121,8 @@ def timm_autoencoder(
 class LogitEnergy(Energy):
     """A classifier-style discriminator: s(x) = a logit of "fake"; the code is its last hidden layer,
     which the head reads through dropout (so every hidden layer has it, even with two layers)."""
+
+    energy_range = (-math.inf, math.inf)
 
     def __init__(self, features: nn.Module, width: int, dropout: float = 0.0) -> None:
         super().__init__()

@@ -13,6 +13,10 @@ class PluginError(EnerganError):
     """A plugin failed to load or registered something invalid."""
 
 
+class RegistrationError(PluginError):
+    """A plugin registered an invalid component (bad name, factory or parameters): it is skipped."""
+
+
 class DataError(EnerganError):
     """Training data is missing or malformed."""
 

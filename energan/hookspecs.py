@@ -6,8 +6,9 @@ Registration hooks run once, when the plugin manager's registries are built. Eac
     register(name, factory, *, params=None, description=None)
 
 ``params`` is a dataclass of the component's parameters (see :func:`energan.params.param`);
-the host validates user values against it and calls ``factory(**context, **params)``.
-The context each kind receives is documented on its hook.
+the host validates user values against it once and calls ``factory(params, **context)`` with
+the resolved instance, or ``factory(**context)`` for a component registered without ``params``.
+The context each kind receives (keyword arguments) is documented on its hook.
 
 Lifecycle hooks are for observers (progress, logs, sample grids, early stopping); they are
 called at log and evaluation intervals only, never once per step for the maths.

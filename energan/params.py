@@ -3,6 +3,10 @@
 A component declares its parameters as a dataclass built with :func:`param`; the host
 turns raw values (TOML values or ``--set`` strings) into a validated instance with
 :func:`build_params`, and lists them with :func:`describe_params`.
+
+A parameter may apply to some choices only (``param(3, "...", applies={"body": ("mlp",)})``):
+a value given for it under another choice is an error (unless it is the default, which changes
+nothing), and :func:`applying_dict` leaves it out of the saved configuration.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from energan.errors import ConfigError
@@ -27,9 +32,20 @@ def param(
     choices: Sequence[Any] | None = None,
     low: float | None = None,
     high: float | None = None,
+    applies: Mapping[str, Sequence[Any]] | None = None,
 ) -> Any:
-    """A dataclass field with a help text and, optionally, valid choices or an inclusive range."""
-    metadata = {"help": help, "choices": tuple(choices) if choices else None, "low": low, "high": high}
+    """A dataclass field with a help text and, optionally, valid choices or an inclusive range.
+
+    ``applies`` maps other fields to the values for which this parameter means something,
+    e.g. ``{"body": ("conv", "timm")}``; by default a parameter applies to every choice.
+    """
+    metadata = {
+        "help": help,
+        "choices": tuple(choices) if choices else None,
+        "low": low,
+        "high": high,
+        "applies": {name: tuple(values) for name, values in applies.items()} if applies else None,
+    }
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -88,6 +104,46 @@ def _check(value: Any, field: dataclasses.Field, where: str) -> None:
             raise ConfigError(f"{where}: {value!r} is outside the valid range {bounds}")
 
 
+def _applies(field: dataclasses.Field, chosen: Callable[[str], Any]) -> bool:
+    """Whether ``field`` applies, given the value ``chosen(name)`` of each field it depends on."""
+    applies = field.metadata.get("applies") or {}
+    return all(chosen(name) in values for name, values in applies.items())
+
+
+def _check_applies(params: Any, given: Mapping[str, Any], owner: str) -> None:
+    """A value given for a parameter that does not apply to the chosen variant is an error."""
+    chosen = partial(getattr, params)
+    for field in dataclasses.fields(params):
+        if field.name not in given or _applies(field, chosen):
+            continue
+        name, allowed = next((n, v) for n, v in field.metadata["applies"].items() if chosen(n) not in v)
+        choice = f"{name} {chosen(name)}"
+        raise ConfigError(
+            f"{owner}: {field.name} applies to {name} {', '.join(map(str, allowed))} only, not to {choice} "
+            f"(parameters of {choice}: {', '.join(applying_dict(params))})"
+        )
+
+
+def applying_dict(params: Any) -> dict[str, Any]:
+    """The field values of a parameter instance that apply to its own choices (what a config saves)."""
+    if params is None:
+        return {}
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if _applies(f, partial(getattr, params))}
+
+
+def check_declaration(cls: type) -> None:
+    """Raise ValueError when an ``applies`` names a field that does not exist or a value it cannot take."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for field in fields.values():
+        for name, values in (field.metadata.get("applies") or {}).items():
+            if name not in fields:
+                raise ValueError(f"parameter {field.name!r} applies to {name!r}, which is not a parameter")
+            choices = fields[name].metadata.get("choices")
+            unknown = [value for value in values if choices and value not in choices]
+            if unknown:
+                raise ValueError(f"parameter {field.name!r} applies to {name} {unknown[0]!r}, which is not one of its choices")
+
+
 def build_params(cls: type | None, values: Mapping[str, Any], owner: str) -> Any:
     """Validate raw ``values`` against the parameter dataclass ``cls`` of component ``owner``."""
     if cls is None:
@@ -107,9 +163,11 @@ def build_params(cls: type | None, values: Mapping[str, Any], owner: str) -> Any
         kwargs[key] = _coerce(value, hints[key], where)
         _check(kwargs[key], fields[key], where)
     try:
-        return cls(**kwargs)
+        params = cls(**kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{owner}: {error}") from None
+    _check_applies(params, kwargs, owner)
+    return params
 
 
 def params_dict(params: Any) -> dict[str, Any]:
@@ -136,6 +194,7 @@ def describe_params(cls: type | None) -> list[dict[str, Any]]:
                 "choices": list(f.metadata["choices"]) if f.metadata.get("choices") else None,
                 "low": f.metadata.get("low"),
                 "high": f.metadata.get("high"),
+                "applies": {name: list(values) for name, values in (f.metadata.get("applies") or {}).items()} or None,
             }
         )
     return rows

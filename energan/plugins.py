@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 
 from energan import hookspecs
-from energan.errors import PluginError
+from energan.errors import EnerganError, PluginError, RegistrationError
 from energan.registry import Registry
 
 ENTRY_POINT_GROUP = "energan"
@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "progress",
     "jsonl",
     "samples",
+    "tensorboard",
 )
 REGISTRATION_HOOKS: dict[str, str] = {
     "energies": "register_energies",
@@ -97,6 +98,7 @@ class Plugins:
         self.hook = manager.hook
         self._origins = origins
         self._strict = strict
+        self._failed_observers: set[str] = set()
 
     def info(self) -> list[PluginInfo]:
         """Name, module, distribution, version and implemented hooks of every plugin."""
@@ -124,8 +126,34 @@ class Plugins:
                     self._skip(impl.plugin_name, f"its {hook_name} hook raised {type(error).__name__}: {error}", error)
                     continue
                 for args, kwargs in staged:
-                    registries[field].register(*args, plugin=impl.plugin_name, **kwargs)
+                    try:
+                        registries[field].register(*args, plugin=impl.plugin_name, **kwargs)
+                    except RegistrationError as error:  # skip that component, keep the plugin's others
+                        if self._strict:
+                            raise
+                        warnings.warn(f"{error}; that registration was skipped", PluginWarning, stacklevel=2)
         return Registries(**registries)
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every observer's ``hook_name`` implementation, each isolated: one that raises is
+        reported once, naming its plugin, and not called again in this process (strict mode
+        re-raises); training goes on. An energan error at ``on_train_start`` (a setting the user
+        must fix, such as a missing package) stops the run before it trains."""
+        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):  # pluggy's LIFO order
+            if impl.plugin_name in self._failed_observers:
+                continue
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as error:
+                if self._strict or (hook_name == "on_train_start" and isinstance(error, EnerganError)):
+                    raise
+                self._failed_observers.add(impl.plugin_name)
+                warnings.warn(
+                    f"observer plugin {impl.plugin_name!r} raised in {hook_name} ({type(error).__name__}: {error}); "
+                    "it is disabled, training goes on",
+                    PluginWarning,
+                    stacklevel=2,
+                )
 
     def _skip(self, name: str, reason: str, error: BaseException) -> None:
         distribution, _ = self._origins.get(name, (None, None))
@@ -169,7 +197,9 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
     entry_points = {ep.name: ep for ep in _entry_points()}
     for ep in entry_points.values():
         if ep.name in origins:
-            continue  # a built-in, already listed under the same name
+            if ep.value != f"energan.default_plugins.{ep.name}":  # not the built-in itself (older installs listed them)
+                _shadowing(ep, strict)
+            continue
         distribution = ep.dist.name if ep.dist else None
         origins[ep.name] = (distribution, ep.dist.version if ep.dist else None)
         loads.append((ep.name, distribution, ep.load))
@@ -197,6 +227,15 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
         except (ValueError, pluggy.PluginValidationError) as error:
             plugins._skip(name, f"it does not match the hook specifications: {error}", error)
     return plugins
+
+
+def _shadowing(ep: importlib.metadata.EntryPoint, strict: bool) -> None:
+    """An entry point named like a built-in is skipped with a warning (an error in strict mode)."""
+    distribution = ep.dist.name if ep.dist else "unknown"
+    message = f"plugin {ep.name!r} (distribution {distribution}) was skipped: a built-in plugin has that name"
+    if strict:
+        raise PluginError(message)
+    warnings.warn(message, PluginWarning, stacklevel=3)
 
 
 def _import(target: str) -> types.ModuleType:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from energan.errors import ConfigError, PluginError
-from energan.params import build_params, closest, params_dict
+from energan.errors import ConfigError, PluginError, RegistrationError
+from energan.params import build_params, check_declaration, closest
 
 T = TypeVar("T")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+NAME_RULE = "letters, digits, '_' and '-', not starting with a digit or '-'"
 
 
 @dataclasses.dataclass(frozen=True)
 class Component(Generic[T]):
-    """One registered component: ``factory(**context, **params)`` builds it."""
+    """One registered component: ``factory(params, **context)`` builds it, or ``factory(**context)``
+    when it declares no parameter dataclass."""
 
     kind: str
     name: str
@@ -27,9 +31,14 @@ class Component(Generic[T]):
         """The validated parameter instance for raw ``values`` (defaults filled in)."""
         return build_params(self.params, values, f"{self.kind} {self.name!r}")
 
-    def build(self, values: Mapping[str, Any], **context: Any) -> T:
-        """Validate ``values`` and call the factory with the context and the parameters."""
-        return self.factory(**context, **params_dict(self.resolve(values)))
+    def build(self, values: Any, **context: Any) -> T:
+        """Call the factory with the parameters and the context.
+
+        ``values`` is a mapping of raw values (validated here) or an instance of the parameter
+        dataclass already resolved (used as is).
+        """
+        params = values if self.params is not None and isinstance(values, self.params) else self.resolve(values)
+        return self.factory(**context) if params is None else self.factory(params, **context)
 
 
 class Registry(Generic[T]):
@@ -49,17 +58,26 @@ class Registry(Generic[T]):
         plugin: str,
     ) -> None:
         """Add a component; a name that another plugin already registered is an error."""
-        if not isinstance(name, str) or not name.isidentifier():
-            raise PluginError(f"plugin {plugin!r} registered {self.kind} name {name!r}: names must be identifiers")
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} name {name!r}: names are {NAME_RULE}")
         if not callable(factory):
-            raise PluginError(f"plugin {plugin!r} registered {self.kind} {name!r} with a non-callable factory")
-        if params is not None and not dataclasses.is_dataclass(params):
-            raise PluginError(f"plugin {plugin!r} registered {self.kind} {name!r}: params must be a dataclass")
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} {name!r} with a non-callable factory")
+        if params is not None:
+            self._check_params(name, params, plugin)
         if name in self._components:
             other = self._components[name].plugin
             raise PluginError(f"{self.kind} {name!r} is registered by two plugins: {other!r} and {plugin!r}")
         summary = description or (factory.__doc__ or "").strip().split("\n")[0]
         self._components[name] = Component(self.kind, name, factory, params, summary, plugin)
+
+    def _check_params(self, name: str, params: Any, plugin: str) -> None:
+        """The parameters must be a dataclass whose ``applies`` name its own fields and choices."""
+        if not (isinstance(params, type) and dataclasses.is_dataclass(params)):
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} {name!r}: params must be a dataclass")
+        try:
+            check_declaration(params)
+        except ValueError as error:
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} {name!r}: {error}") from None
 
     def get(self, name: str) -> Component[T]:
         """The component called ``name``; an unknown name lists the valid ones."""

@@ -1,4 +1,4 @@
-"""What observers see of a run: its identity, progress and models."""
+"""What observers see of a run: its identity, progress, model and data."""
 
 from __future__ import annotations
 
@@ -10,51 +10,51 @@ import torch
 from torch import Tensor, nn
 
 from energan.config import TrainConfig
-from energan.data import ImageData
+from energan.data import DataSource
+from energan.model import Model
+from energan.scoring import Objective
 
 SAMPLE_SEED_OFFSET = 2
 
 
 @dataclasses.dataclass
 class Run:
-    """A training run. ``status``: running, finished, stopped, interrupted, diverged or failed."""
+    """A training run. ``status``: running, finished, stopped, interrupted, diverged or failed
+    while training; ``evaluating`` when ``energan evaluate`` scores a saved model."""
 
     name: str
     directory: Path
     config: TrainConfig
-    data: ImageData
-    generator: nn.Module
-    energy: nn.Module
-    device: torch.device
+    data: DataSource
+    model: Model
     start_step: int
     step: int = 0
     status: str = "running"
-    sampler: nn.Module | None = None  # the EMA generator when enabled
     stop_requested: bool = False
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the latest evaluation's values
+    objective: Objective | None = None  # the metric value that ranks checkpoints
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # observers' per-run state
 
     @property
     def steps(self) -> int:
         return self.config.settings.steps
 
+    @property
+    def generator(self) -> nn.Module:
+        return self.model.generator
+
+    @property
+    def energy(self) -> nn.Module:
+        return self.model.energy
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
     def request_stop(self) -> None:
         """Stop after the current step, with a checkpoint (early stopping, Ctrl-C)."""
         self.stop_requested = True
 
-    @torch.no_grad()
     def sample(self, n: int, seed: int | None = None) -> Tensor:
-        """n images from a seeded z (same seed → same z), in eval mode; training RNG untouched."""
-        model = self.sampler or self.generator
-        seed = self.config.settings.seed + SAMPLE_SEED_OFFSET if seed is None else seed
-        latent = torch.Generator().manual_seed(seed)
-        was_training = model.training
-        model.eval()
-        try:
-            sizes = [min(500, n - start) for start in range(0, n, 500)]
-            chunks = [
-                model(torch.randn(size, model.latent_dim, generator=latent).to(self.device)).float().cpu()
-                for size in sizes
-            ]
-        finally:
-            model.train(was_training)
-        return torch.cat(chunks)
+        """n images from the (EMA) generator; same seed → same z (default: the run's sample seed)."""
+        return self.model.sample(n, self.config.settings.seed + SAMPLE_SEED_OFFSET if seed is None else seed)

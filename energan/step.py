@@ -12,10 +12,11 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from energan.assemble import Parts
 from energan.components import Regularizer, RegularizerInputs
 from energan.config import TrainSettings
+from energan.data import ImageData
 from energan.data.loader import batch_stream
+from energan.state import TrainingState
 
 
 @dataclasses.dataclass
@@ -42,60 +43,61 @@ def regularized(
 class TrainStep:
     """``step(index)`` performs training step ``index`` (its batches depend on the index alone)."""
 
-    def __init__(self, parts: Parts, settings: TrainSettings) -> None:
-        self.parts = parts
+    def __init__(self, state: TrainingState, data: ImageData, settings: TrainSettings) -> None:
+        self.state = state
         self.settings = settings
-        self.d_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "discriminator"}
-        self.g_regularizers = {n: r for n, r in parts.regularizers.items() if r.side == "generator"}
-        self.stream = batch_stream(parts.data.train_images, settings.batch_size, settings.seed, parts.device)
+        self.d_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "discriminator"}
+        self.g_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "generator"}
+        self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device)
         self.autocast = (
-            torch.autocast(parts.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
+            torch.autocast(state.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
         )
-        self.generator, self.energy = parts.generator, parts.energy
+        self.generator, self.energy = state.model.generator, state.model.energy
         if settings.compile:
-            self.generator, self.energy = torch.compile(parts.generator), torch.compile(parts.energy)
+            self.generator, self.energy = torch.compile(self.generator), torch.compile(self.energy)
 
     def close(self) -> None:
         """Release the batch stream's worker processes, if it has any."""
         self.stream.close()
 
     def latent(self) -> Tensor:
-        parts = self.parts
+        state = self.state
         return torch.randn(
-            self.settings.batch_size, parts.generator.latent_dim, generator=parts.latent_rng, device=parts.device
+            self.settings.batch_size, state.model.generator.latent_dim, generator=state.latent_rng, device=state.device
         )
 
     def __call__(self, index: int) -> StepOutput:
-        parts, settings, loss = self.parts, self.settings, self.parts.loss
+        state, settings, loss = self.state, self.settings, self.state.loss
+        model = state.model
 
         # ---- energy steps: low energy on data, high on samples ----
         for k in range(settings.d_steps):
-            real = self.stream.batch(index * settings.d_steps + k).to(parts.device, non_blocking=True)
+            real = self.stream.batch(index * settings.d_steps + k).to(state.device, non_blocking=True)
             with torch.no_grad(), self.autocast:
                 fake = self.generator(self.latent())
             with self.autocast:
                 out_real, out_fake = self.energy(real), self.energy(fake)
                 loss_d = loss.discriminator(out_real.energy.float(), out_fake.energy.float())
-                inputs = RegularizerInputs(parts.energy, real, fake, out_real, out_fake)
+                inputs = RegularizerInputs(model.energy, real, fake, out_real, out_fake)
                 reg_d, total_d = regularized(loss_d, self.d_regularizers, inputs)
-            parts.optimizer_d.zero_grad(set_to_none=True)
+            state.optimizer_d.zero_grad(set_to_none=True)
             total_d.backward()
-            parts.optimizer_d.step()
+            state.optimizer_d.step()
 
         # ---- generator step: lower the energy of its samples (no weight gradients for the energy) ----
-        parts.energy.requires_grad_(False)
+        model.energy.requires_grad_(False)
         with self.autocast:
             fake = self.generator(self.latent())
             out_fake_g = self.energy(fake)
             loss_g = loss.generator(out_fake_g.energy.float())
-            inputs = RegularizerInputs(parts.energy, None, fake, None, out_fake_g)
+            inputs = RegularizerInputs(model.energy, None, fake, None, out_fake_g)
             reg_g, total_g = regularized(loss_g, self.g_regularizers, inputs)
-        parts.optimizer_g.zero_grad(set_to_none=True)
+        state.optimizer_g.zero_grad(set_to_none=True)
         total_g.backward()
-        parts.optimizer_g.step()
-        parts.energy.requires_grad_(True)
-        if parts.ema is not None:
-            parts.ema.update(parts.generator, step=index)
+        state.optimizer_g.step()
+        model.energy.requires_grad_(True)
+        if model.ema is not None:
+            model.ema.update(model.generator, step=index)
         return StepOutput(
             loss_d=loss_d,
             loss_g=loss_g,

@@ -7,6 +7,7 @@ checkpoints are written only after the losses since the previous check proved fi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import time
 from datetime import datetime
@@ -14,43 +15,41 @@ from pathlib import Path
 
 import torch
 
-from energan.assemble import Parts, assemble
-from energan.checkpoint import load_checkpoint, mark_best, save_checkpoint
+from energan.assemble import assemble
+from energan.checkpoint import Checkpoint, load_checkpoint, mark_best, save_checkpoint
+from energan.components import Metric
 from energan.config import TrainConfig, resolve, save_config
+from energan.data import ImageData
 from energan.errors import CheckpointError, DivergenceError
 from energan.plugins import Plugins, load_plugins
 from energan.run import Run
+from energan.scoring import Objective, build_metrics, check_requirements, evaluate, objective
+from energan.state import TrainingState
 from energan.step import StepOutput, TrainStep
 
 
 def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
-    """Train (or, with ``resume``, continue) a run; returns it with its final status."""
+    """Train (or, with ``resume``, continue) a run; returns it with its final status and metrics."""
     plugins = plugins or load_plugins()
     config = resolve(config, plugins.registries)
-    state = load_checkpoint(Path(resume)) if resume else None
-    parts = assemble(config, plugins)
+    saved = load_checkpoint(Path(resume)) if resume else None
+    data, state = assemble(config, plugins)
+    metrics = build_metrics(config.table_params("metrics"), plugins.registries)
+    check_requirements(metrics, data)
+    ranking = objective(metrics, config.settings.objective)
     run_dir = Path(resume) if resume else _new_run_dir(config)
     start_step, best = 0, None
-    if state is not None:
-        parts.load_state(state)
-        start_step, best = state["step"], state.get("best")
-    run = Run(
-        name=run_dir.name,
-        directory=run_dir,
-        config=config,
-        data=parts.data,
-        generator=parts.generator,
-        energy=parts.energy,
-        device=parts.device,
-        start_step=start_step,
-        step=start_step,
-        sampler=parts.ema.module if parts.ema is not None else None,
-    )
+    if saved is not None:
+        _check_same_data(saved, data, run_dir)
+        state.model.load_state_dict(saved.model)
+        state.load_state_dict(saved.training)
+        start_step, best = saved.step, saved.best
+    run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=ranking)
     save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
-    plugins.hook.on_train_start(run=run)
+    plugins.notify("on_train_start", run=run)
     try:
         with _stop_on_interrupt(run):
-            _loop(run, parts, plugins, best)
+            _loop(run, state, Scoring(metrics, ranking, best), plugins)
     except DivergenceError:
         run.status = "diverged"
         raise
@@ -61,8 +60,36 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
         run.status = "failed"
         raise
     finally:
-        plugins.hook.on_train_end(run=run)
+        plugins.notify("on_train_end", run=run)
     return run
+
+
+@dataclasses.dataclass
+class Scoring:
+    """The run's metrics, the objective that ranks its checkpoints and the best value so far."""
+
+    metrics: dict[str, Metric]
+    objective: Objective | None
+    best: float | None
+
+    def improved(self, values: dict[str, float]) -> bool:
+        """Record ``values``; True when the objective beat the best so far."""
+        if self.objective is None or self.objective.key not in values:
+            return False
+        value = values[self.objective.key]
+        if not self.objective.better(value, self.best):
+            return False
+        self.best = value
+        return True
+
+
+def _check_same_data(saved: Checkpoint, data: ImageData, run_dir: Path) -> None:
+    """A run continues on the data it was trained on."""
+    if saved.data.fingerprint != data.info.fingerprint:
+        raise CheckpointError(
+            f"{run_dir} was trained on dataset {saved.data.key!r} (fingerprint {saved.data.fingerprint}); "
+            f"the configured data {data.key!r} differ (fingerprint {data.info.fingerprint}): resume with the same data"
+        )
 
 
 def _new_run_dir(config: TrainConfig) -> Path:
@@ -97,10 +124,10 @@ def _stop_on_interrupt(run: Run):
         signal.signal(signal.SIGINT, previous)
 
 
-def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
+def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) -> None:
     settings = run.config.settings
-    with contextlib.closing(TrainStep(parts, settings)) as train_step:  # stops data workers
-        healthy = torch.ones((), dtype=torch.bool, device=parts.device)
+    with contextlib.closing(TrainStep(state, run.data, settings)) as train_step:  # stops data workers
+        healthy = torch.ones((), dtype=torch.bool, device=state.device)
         last_check_step = last_log_step = run.step
         tick = time.perf_counter()
         while run.step < settings.steps and not run.stop_requested:
@@ -120,26 +147,21 @@ def _loop(run: Run, parts: Parts, plugins: Plugins, best: float | None) -> None:
                     "energy_real": out.energies_real.float().mean().item(),
                     "energy_fake": out.energies_fake.float().mean().item(),
                     **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
-                    **{name: value.item() for name, value in parts.loss.diagnostics(out.energies_real, out.energies_fake).items()},
+                    **{name: value.item() for name, value in state.loss.diagnostics(out.energies_real, out.energies_fake).items()},
                     "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
                 }
                 last_log_step, tick = run.step, now
-                plugins.hook.on_log(run=run, step=run.step, logs=logs)
-            evaluate = settings.eval_every and run.step % settings.eval_every == 0
-            if evaluate or last:
-                metrics = _evaluate(run, parts, final=last)
-                plugins.hook.on_evaluate(run=run, step=run.step, metrics=metrics)
-                score = next(iter(metrics.values()), None)  # the first metric's first value ranks checkpoints
-                if score is not None and not _higher_is_better(parts):
-                    score = -score  # stored negated, so that larger is always better (FID, KID)
-                improved = score is not None and (best is None or score > best)
-                best = score if improved else best
-            else:
-                improved = False
+                plugins.notify("on_log", run=run, step=run.step, logs=logs)
+            improved = False
+            if (settings.eval_every and run.step % settings.eval_every == 0) or last:
+                run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=last)
+                plugins.notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
+                improved = scoring.improved(run.metrics)
             if run.step % settings.checkpoint_every == 0 or last or improved or run.stop_requested:
                 _check_finite(healthy, run, last_check_step, out)
                 last_check_step = run.step
-                save_checkpoint(run.directory, parts.state(run.step, best), settings.keep_checkpoints)
+                checkpoint = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
+                save_checkpoint(run.directory, checkpoint, settings.keep_checkpoints)
                 if improved:
                     mark_best(run.directory)
         run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
@@ -154,17 +176,3 @@ def _check_finite(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) 
         f"loss became NaN or infinite between steps {since} and {run.step} "
         f"(D loss {out.total_d.item():.4g}, G loss {out.total_g.item():.4g}); {kept}; try a lower learning rate"
     )
-
-
-def _higher_is_better(parts: Parts) -> bool:
-    first = next(iter(parts.metrics.values()), None)
-    return getattr(first, "higher_is_better", True)
-
-
-def _evaluate(run: Run, parts: Parts, final: bool) -> dict[str, float]:
-    """Every configured metric on samples from the (EMA) generator; training RNG untouched.
-    ``final``: the run's last evaluation (metrics may score more samples there)."""
-    metrics: dict[str, float] = {}
-    for metric in parts.metrics.values():
-        metrics.update(metric.evaluate(run.sample, parts.data, final=final))
-    return metrics

@@ -22,15 +22,20 @@ class NormEnergyParams:
     features: int = param(32, "output width of f", low=1)
 
 
-def build_norm_energy(shape: tuple[int, int, int], width: int, features: int):
+def build_norm_energy(params: NormEnergyParams, shape: tuple[int, int, int]):
     """s(x) = ½‖f(x)‖² with f a two-layer MLP."""
     from torch import nn
 
     class NormEnergy(nn.Module):
+        energy_range = (0.0, math.inf)  # a squared norm: the margin loss may use it
+
         def __init__(self) -> None:
             super().__init__()
             self.f = nn.Sequential(
-                nn.Flatten(), nn.Linear(math.prod(shape), width), nn.LeakyReLU(0.2), nn.Linear(width, features)
+                nn.Flatten(),
+                nn.Linear(math.prod(shape), params.width),
+                nn.LeakyReLU(0.2),
+                nn.Linear(params.width, params.features),
             )
 
         def forward(self, x):

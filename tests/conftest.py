@@ -9,30 +9,8 @@ from pathlib import Path
 import pytest
 
 from energan.cli import main
+from quick_config import QUICK_CONFIG
 
-QUICK_CONFIG = """
-steps = {steps}
-batch_size = 16
-log_every = 2
-eval_every = 0
-checkpoint_every = 4
-runs_dir = "{runs}"
-device = "cpu"
-
-[data]
-name = "digits"
-
-[energy]
-name = "autoencoder"
-size = 32
-
-[generator]
-name = "mlp"
-size = 32
-latent_dim = 8
-
-[metrics]
-"""
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,8 +9,8 @@ from energan import hookimpl
 STOP_AT_STEP = 6
 
 
-def build_exploding_loss(after: int) -> Any:
-    """The margin loss, except that it returns NaN after ``after`` discriminator calls."""
+def build_exploding_loss(params: Any) -> Any:
+    """The margin loss, except that it returns NaN after ``params.after`` discriminator calls."""
     import torch
 
     from energan.losses import MarginLoss
@@ -21,7 +21,7 @@ def build_exploding_loss(after: int) -> Any:
         def discriminator(self, s_real: torch.Tensor, s_fake: torch.Tensor) -> torch.Tensor:
             self.calls += 1
             value = super().discriminator(s_real, s_fake)
-            return value * float("nan") if self.calls > after else value
+            return value * float("nan") if self.calls > params.after else value
 
     return ExplodingLoss(margin=1.0)
 

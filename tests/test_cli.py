@@ -128,7 +128,7 @@ def test_train_writes_config_metrics_samples_and_checkpoints(cli, quick_config, 
     assert all(r["reg_pullaway"] >= 0 for r in records if r["kind"] == "train")
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000004.png", "step-0000008.png"]
     assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.pt", "step-0000004.png".replace("png", "pt")}
-    assert load_checkpoint(run)["step"] == 8
+    assert load_checkpoint(run).step == 8
 
 
 def test_existing_run_directory_is_not_overwritten(cli, quick_config) -> None:
@@ -176,8 +176,8 @@ def test_nan_loss_stops_with_last_good_checkpoint(cli, quick_config, tmp_path: P
     assert code == 1
     assert "loss became NaN or infinite between steps 10 and 12" in one_line_error(err)
     state = load_checkpoint(tmp_path / "runs" / "nan")
-    assert state["step"] == 8  # the last checkpoint before the NaN, intact and finite
-    assert all(torch.isfinite(t).all() for t in state["generator"].values() if t.is_floating_point())
+    assert state.step == 8  # the last checkpoint before the NaN, intact and finite
+    assert all(torch.isfinite(t).all() for t in state.model["generator"].values() if t.is_floating_point())
 
 
 def test_example_plugin_file_trains(cli, quick_config) -> None:

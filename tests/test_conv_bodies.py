@@ -12,8 +12,8 @@ from energan.generators import dcgan_generator
 
 
 def _autoencoder(side: int, **changes: object) -> nn.Module:
-    params = {**AutoEncoderParams().__dict__, "body": "conv", "batch_norm": True, **changes}
-    return build_autoencoder((3, side, side), **params)
+    params = AutoEncoderParams(**{"body": "conv", "batch_norm": True, **changes})
+    return build_autoencoder(params, shape=(3, side, side))
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from energan.config import TrainConfig
 from energan.data import ImageData
 from energan.errors import PluginError
 from energan.params import param
-from energan.plugins import PluginWarning
+from energan.plugins import DEFAULT_PLUGINS, PluginWarning
 from energan.trainer import train
 
 
@@ -27,10 +27,10 @@ class StripesParams:
     count: int = param(32, "images", low=2)
 
 
-def stripes(data_dir: str | None, count: int) -> ImageData:
+def stripes(params: StripesParams, data_dir: str | None) -> ImageData:
     """Vertical stripes at each of 8 positions: a dataset with known content."""
-    images = -torch.ones(count, 1, 8, 8)
-    for index in range(count):
+    images = -torch.ones(params.count, 1, 8, 8)
+    for index in range(params.count):
         images[index, 0, :, index % 8] = 1.0
     return ImageData(key="stripes", train_images=images)
 
@@ -47,6 +47,8 @@ class Stripes:
             """s(x) = ‖Wx‖²: returns a plain [B] tensor, so energan wraps it."""
 
             class SquaredNorm(nn.Module):
+                energy_range = (0.0, float("inf"))
+
                 def __init__(self) -> None:
                     super().__init__()
                     self.linear = nn.Linear(64, 8)
@@ -75,7 +77,11 @@ class Stripes:
     @hookimpl
     def register_metrics(self, register: Any) -> None:
         class Brightness:
-            def evaluate(self, generate: Any, data: ImageData, final: bool) -> dict[str, float]:
+            name = "brightness"
+            higher_is_better = True
+            requires = frozenset()
+
+            def evaluate(self, generate: Any, data: Any, final: bool) -> dict[str, float]:
                 return {"brightness": generate(10).mean().item()}
 
         register("brightness", Brightness, description="mean pixel value")
@@ -178,3 +184,46 @@ def test_strict_mode_reraises_import_errors() -> None:
             load_plugins(["energan_no_such_module"], strict=True)
     with pytest.warns(PluginWarning, match="energan_no_such_module"):
         load_plugins(["energan_no_such_module"])
+
+
+@dataclass(frozen=True)
+class FakeDistribution:
+    name: str
+    version: str = "1.0"
+
+
+@dataclass(frozen=True)
+class FakeEntryPoint:
+    """An ``energan`` entry point as importlib.metadata lists it, from a given distribution."""
+
+    name: str
+    value: str
+    dist: FakeDistribution
+
+    def load(self) -> Any:
+        raise AssertionError(f"entry point {self.name!r} must not be loaded")
+
+
+def fake_entry_points(monkeypatch: pytest.MonkeyPatch, *entry_points: FakeEntryPoint) -> None:
+    monkeypatch.setattr("energan.plugins._entry_points", lambda: entry_points)
+
+
+def test_a_third_party_entry_point_named_like_a_builtin_is_skipped_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_entry_points(monkeypatch, FakeEntryPoint("margin", "impostor_pkg.margin", FakeDistribution("energan-impostor")))
+    warning = r"^plugin 'margin' \(distribution energan-impostor\) was skipped: a built-in plugin has that name$"
+    with pytest.warns(PluginWarning, match=warning):
+        plugins = load_plugins()
+    assert plugins.registries.losses.get("margin").plugin == "margin"  # the built-in stands
+    assert next(info for info in plugins.info() if info.name == "margin").distribution == "energan"
+    with pytest.raises(PluginError, match=r"plugin 'margin' \(distribution energan-impostor\)"):
+        load_plugins(strict=True)
+
+
+def test_an_entry_point_naming_the_builtin_itself_is_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Older energan installs listed their built-ins as entry points too: those are the built-ins."""
+    builtins = [FakeEntryPoint(name, f"energan.default_plugins.{name}", FakeDistribution("energan")) for name in DEFAULT_PLUGINS]
+    fake_entry_points(monkeypatch, *builtins)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plugins = load_plugins(strict=True)
+    assert {info.name for info in plugins.info()} >= set(DEFAULT_PLUGINS)

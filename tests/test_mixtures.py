@@ -100,7 +100,7 @@ def test_metric_none_trains_without_metrics(cli, tmp_path: Path) -> None:
     assert (tmp_path / "r" / "samples" / "step-0000004.png").exists()  # the final scatter plot still
 
 
-@pytest.mark.parametrize("family", [[], ["--reg", "none"], ["--loss", "logistic", "--energy", "mlp", "--reg", "none"]],
+@pytest.mark.parametrize("family", [[], ["--reg", "none"], ["--loss", "logistic", "--energy", "logit", "--reg", "none"]],
                          ids=["ebgan-pt", "ebgan", "gan"])
 def test_grid25_example_config_runs(cli, tmp_path: Path, family: list[str]) -> None:
     config = Path(__file__).parents[1] / "examples" / "configs" / "grid25.toml"

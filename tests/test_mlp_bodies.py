@@ -14,12 +14,11 @@ SHAPE = (1, 8, 8)
 
 
 def _autoencoder(n_layers: int, size: int, dropout: float) -> Energy:
-    params = {**AutoEncoderParams().__dict__, "n_layers": n_layers, "size": size, "dropout": dropout}
-    return build_autoencoder(SHAPE, **params)
+    return build_autoencoder(AutoEncoderParams(n_layers=n_layers, size=size, dropout=dropout), SHAPE)
 
 
 def _logit(n_layers: int, size: int, dropout: float) -> Energy:
-    return build_logit(SHAPE, **{**LogitParams().__dict__, "n_layers": n_layers, "size": size, "dropout": dropout})
+    return build_logit(LogitParams(n_layers=n_layers, size=size, dropout=dropout), SHAPE)
 
 
 def _linear_widths(module: nn.Module) -> list[tuple[int, int]]:

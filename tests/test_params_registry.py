@@ -11,14 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from energan.config import ComponentChoice, TrainConfig, TrainSettings, apply_overrides, resolve
+from energan.commands.plugins_list import _describe
+from energan.config import ComponentChoice, TrainConfig, TrainSettings, apply_overrides, read_toml, resolve, save_config
 from energan.default_plugins.autoencoder import AutoEncoderParams
 from energan.default_plugins.generators import MLPGeneratorParams
 from energan.default_plugins.inception import InceptionParams
 from energan.default_plugins.margin import MarginParams
 from energan.default_plugins.pullaway import PullAwayParams
 from energan.errors import ConfigError, PluginError
-from energan.params import build_params, describe_params, param, params_dict
+from energan.hookspecs import hookimpl
+from energan.params import applying_dict, build_params, describe_params, param, params_dict
 from energan.plugins import load_plugins
 from energan.registry import Registry
 
@@ -168,6 +170,12 @@ RANGED = [
 ]
 
 
+def choice_for(cls: type, name: str) -> dict:
+    """Values of the fields a parameter depends on, chosen so that it applies."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return {control: values[0] for control, values in (field.metadata.get("applies") or {}).items()}
+
+
 @st.composite
 def valid_number(draw):
     cls, field = draw(st.sampled_from(RANGED))
@@ -187,10 +195,10 @@ def valid_number(draw):
 @given(valid_number())
 def test_valid_numbers_in_range_are_accepted_from_their_string_form(case) -> None:
     cls, name, value = case
-    built = build_params(cls, {name: str(value)}, "owner")
+    built = build_params(cls, {**choice_for(cls, name), name: str(value)}, "owner")
     assert getattr(built, name) == value
     assert type(getattr(built, name)) is type(value)
-    assert getattr(build_params(cls, {name: value}, "owner"), name) == value  # the TOML (typed) form too
+    assert getattr(build_params(cls, {**choice_for(cls, name), name: value}, "owner"), name) == value  # the TOML (typed) form too
 
 
 @st.composite
@@ -213,7 +221,7 @@ def out_of_range_number(draw):
 def test_numbers_out_of_range_are_rejected(case) -> None:
     cls, name, value = case
     with pytest.raises(ConfigError, match="outside the valid range"):
-        build_params(cls, {name: str(value)}, "owner")
+        build_params(cls, {**choice_for(cls, name), name: str(value)}, "owner")
 
 
 @pytest.mark.parametrize(("cls", "key"), [(MarginParams, "margin"), (TrainSettings, "beta1")])
@@ -225,12 +233,12 @@ def test_nan_is_outside_every_range(cls: type, key: str) -> None:
 # ---------------------------------------------------------------- Registry
 
 
-def factory(shape: tuple[int, ...], margin: float) -> tuple:
+def factory(params: MarginParams, shape: tuple[int, ...]) -> tuple:
     """Builds a thing.
 
     More text that is not the summary.
     """
-    return (shape, margin)
+    return (shape, params.margin)
 
 
 def test_register_get_and_build() -> None:
@@ -271,7 +279,9 @@ def test_unknown_name_lists_valid_names_and_closest() -> None:
 @pytest.mark.parametrize(
     ("name", "fn", "params", "message"),
     [
-        ("bad-name", factory, None, "must be identifiers"),
+        ("9lives", factory, None, "names are letters, digits, '_' and '-', not starting with a digit or '-'"),
+        ("-dash", factory, None, "not starting with a digit or '-'"),
+        ("has space", factory, None, "names are letters, digits"),
         ("fine", 42, None, "non-callable factory"),
         ("fine", factory, dict, "params must be a dataclass"),
     ],
@@ -312,7 +322,7 @@ def test_plugin_clashing_with_a_builtin_names_both(tmp_path: Path) -> None:
 def custom_config() -> TrainConfig:
     return TrainConfig(
         settings=TrainSettings(steps=5, batch_size=16, lr_d=2e-4, ema=True, device="cpu"),
-        energy=ComponentChoice("mlp", {"n_layers": 4, "dropout": 0.2}),
+        energy=ComponentChoice("logit", {"n_layers": 4, "dropout": 0.2}),
         loss=ComponentChoice("logistic", {"generator_loss": "saturating"}),
         generator=ComponentChoice("dcgan", {"width": 8}),
         data=ComponentChoice("digits", {"size": 16}),
@@ -331,7 +341,7 @@ def test_from_dict_to_dict_round_trip(config: TrainConfig) -> None:
 def test_to_dict_layout() -> None:
     document = custom_config().to_dict()
     assert document["steps"] == 5 and document["ema"] is True
-    assert document["energy"] == {"name": "mlp", "n_layers": 4, "dropout": 0.2}
+    assert document["energy"] == {"name": "logit", "n_layers": 4, "dropout": 0.2}
     assert document["reg"] == {"pullaway": {"weight": 0.3}}
     assert document["metrics"] == {}
     document["reg"]["pullaway"]["weight"] = 9  # a copy: the config is not aliased
@@ -412,7 +422,7 @@ def test_apply_overrides_through_a_non_table_is_a_config_error() -> None:
 def test_resolve_fills_every_default(registries) -> None:
     config = TrainConfig(regularizers={"pullaway": {}})
     resolved = resolve(config, registries)
-    assert resolved.energy == ComponentChoice("autoencoder", params_dict(AutoEncoderParams()))
+    assert resolved.energy == ComponentChoice("autoencoder", applying_dict(AutoEncoderParams()))
     assert resolved.loss == ComponentChoice("margin", params_dict(MarginParams()))
     assert resolved.regularizers == {"pullaway": params_dict(PullAwayParams())}
     assert resolved.metrics == {"inception_score": params_dict(InceptionParams())}
@@ -445,3 +455,169 @@ def test_resolve_rejects_bad_components(registries, config: TrainConfig, message
     with pytest.raises(ConfigError) as info:
         resolve(config, registries)
     assert message in str(info.value)
+
+
+# ---------------------------------------------------------------- declared once, resolved once
+
+
+def test_build_passes_the_resolved_instance_as_is() -> None:
+    registry: Registry = Registry("loss")
+    registry.register("hinge", factory, params=MarginParams, plugin="mine")
+    received = []
+    component = dataclasses.replace(registry.get("hinge"), factory=lambda params, **context: received.append(params))
+    instance = MarginParams(margin=3.0)
+    component.build(instance)
+    assert received[0] is instance  # not validated or rebuilt again
+    component.build({"margin": "1"})
+    assert received[1] == MarginParams(margin=1.0)
+
+
+def test_build_without_params_passes_the_context_only() -> None:
+    registry: Registry = Registry("dataset")
+    registry.register("fixed", lambda data_dir: ("fixed", data_dir), plugin="mine")
+    assert registry.get("fixed").build({}, data_dir="d") == ("fixed", "d")
+    assert registry.get("fixed").build(None, data_dir="d") == ("fixed", "d")
+    with pytest.raises(ConfigError, match="dataset 'fixed' takes no parameters, got size"):
+        registry.get("fixed").build({"size": 8}, data_dir="d")
+
+
+def test_resolve_keeps_the_instances(registries) -> None:
+    config = TrainConfig(loss=ComponentChoice("margin", {"margin": "2"}), regularizers={"pullaway": {"weight": "0.3"}})
+    resolved = resolve(config, registries)
+    assert resolved.loss.resolved == MarginParams(margin=2.0)
+    assert resolved.energy.resolved == AutoEncoderParams()
+    assert resolved.data.resolved is None  # mnist5k has no parameters
+    assert resolved.resolved_tables["regularizers"] == {"pullaway": PullAwayParams(weight=0.3)}
+    assert resolved.resolved_tables["metrics"] == {"inception_score": InceptionParams()}
+    assert config.loss.resolved is None and config.resolved_tables == {}  # the input is not modified
+
+
+# ---------------------------------------------------------------- parameters that apply to some choices
+
+
+@dataclasses.dataclass(frozen=True)
+class Body:
+    kind: str = param("a", "which body", choices=("a", "b", "c"))
+    depth: int = param(2, "a only", applies={"kind": ("a",)})
+    width: int = param(8, "b and c", applies={"kind": ("b", "c")})
+
+
+def test_a_parameter_that_does_not_apply_names_the_choice() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_params(Body, {"kind": "b", "depth": 3}, "thing")
+    assert str(info.value) == "thing: depth applies to kind a only, not to kind b (parameters of kind b: kind, width)"
+    with pytest.raises(ConfigError, match="width applies to kind b, c only, not to kind a"):
+        build_params(Body, {"width": "16"}, "thing")  # the default choice counts
+
+
+def test_a_parameter_that_does_not_apply_keeps_its_default() -> None:
+    built = build_params(Body, {"kind": "b", "width": 4, "depth": 2}, "thing")  # the default changes nothing
+    assert built == Body(kind="b", depth=2, width=4)  # every field, defaults for those that do not apply
+    assert applying_dict(built) == {"kind": "b", "width": 4}
+    assert applying_dict(None) == {}
+
+
+def test_autoencoder_parameters_apply_to_their_bodies() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_params(AutoEncoderParams, {"body": "conv", "dropout": "0.3"}, "energy 'autoencoder'")
+    assert str(info.value) == (
+        "energy 'autoencoder': dropout applies to body mlp only, not to body conv "
+        "(parameters of body conv: body, distance, batch_norm, width, code_dim, stages)"
+    )
+    assert set(applying_dict(AutoEncoderParams(body="timm"))) == {"body", "distance", "batch_norm", "width", "code_dim", "timm_model"}
+    assert set(applying_dict(AutoEncoderParams())) == {"body", "distance", "n_layers", "size", "dropout", "batch_norm"}
+
+
+def test_component_build_rejects_a_parameter_that_does_not_apply(registries) -> None:
+    with pytest.raises(ConfigError, match=r"energy 'autoencoder': width applies to body conv, timm only, not to body mlp") as info:
+        registries.energies.get("autoencoder").build({"width": 64}, shape=(1, 8, 8))
+    assert "\n" not in str(info.value)
+
+
+def test_set_a_parameter_that_does_not_apply_is_a_one_line_error(registries) -> None:
+    raw = apply_overrides({}, ["energy.body=conv", "energy.dropout=0.3"])
+    with pytest.raises(ConfigError) as info:
+        resolve(TrainConfig.from_dict(raw), registries)
+    assert "dropout applies to body mlp only, not to body conv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_conv_config_resolves_saves_and_resolves_again(registries, tmp_path: Path) -> None:
+    raw = apply_overrides({}, ["energy.body=conv", "energy.width=16", "energy.stages=1"])
+    resolved = resolve(TrainConfig.from_dict(raw), registries)
+    assert resolved.energy.params == {"body": "conv", "distance": "mse", "batch_norm": False, "width": 16, "code_dim": 64, "stages": 1}
+    assert resolved.energy.resolved == AutoEncoderParams(body="conv", width=16, stages=1)  # every field
+    save_config(tmp_path / "config.toml", resolved, {"energan": "0"})
+    saved = read_toml(tmp_path / "config.toml")
+    assert "dropout" not in saved["energy"] and "timm_model" not in saved["energy"]
+    again = resolve(TrainConfig.from_dict(saved), registries)
+    assert again == resolved and again.energy.resolved == resolved.energy.resolved
+
+
+def test_a_config_saved_with_every_parameter_still_resolves(registries) -> None:
+    """Runs saved before parameters declared where they apply list every one, at its default."""
+    legacy = TrainConfig(energy=ComponentChoice("autoencoder", params_dict(AutoEncoderParams())))
+    assert resolve(legacy, registries).energy.params == applying_dict(AutoEncoderParams())
+
+
+def test_describe_and_list_where_a_parameter_applies() -> None:
+    rows = {row["name"]: row for row in describe_params(AutoEncoderParams)}
+    assert rows["width"]["applies"] == {"body": ["conv", "timm"]}
+    assert rows["stages"]["applies"] == {"body": ["conv"]} and rows["distance"]["applies"] is None
+    assert _describe(rows["width"]).startswith("width: int = 32 (body conv, timm)  ")
+    assert _describe(rows["distance"]).startswith("distance: str = 'mse' {mse, l1, l2}  ")
+
+
+@pytest.mark.parametrize(
+    ("applies", "message"),
+    [
+        ({"kynd": ("a",)}, "applies to 'kynd', which is not a parameter"),
+        ({"kind": ("z",)}, "applies to kind 'z', which is not one of its choices"),
+    ],
+)
+def test_a_bad_applies_declaration_is_a_registration_error(applies: dict, message: str) -> None:
+    fields = [("kind", str, param("a", "k", choices=("a", "b"))), ("x", int, param(1, "x", applies=applies))]
+    bad = dataclasses.make_dataclass("Bad", fields, frozen=True)
+    with pytest.raises(PluginError, match=message) as info:
+        Registry("energy").register("bad", factory, params=bad, plugin="culprit")
+    assert "'culprit'" in str(info.value)
+
+
+# ---------------------------------------------------------------- names with hyphens
+
+
+class HyphenPlugin:
+    """Registers a regularizer and a loss whose names contain hyphens."""
+
+    @hookimpl
+    def register_regularizers(self, register) -> None:
+        from energan.regularizers import PullAway
+
+        register("my-reg", lambda params: PullAway(params.weight, params.impl, params.eps), params=PullAwayParams)
+
+    @hookimpl
+    def register_losses(self, register) -> None:
+        register("my-loss", factory, params=MarginParams)
+
+
+@pytest.fixture
+def hyphen_registries():
+    plugins = load_plugins()
+    plugins.manager.register(HyphenPlugin(), name="hyphen-plugin")
+    return plugins.registries
+
+
+def test_hyphenated_names_through_set_overrides(hyphen_registries) -> None:
+    raw = apply_overrides({}, ["reg.my-reg.weight=0.2", "loss.name=my-loss", "loss.margin=3"])
+    assert raw["reg"] == {"my-reg": {"weight": "0.2"}}
+    resolved = resolve(TrainConfig.from_dict(raw), hyphen_registries)
+    assert resolved.regularizers["my-reg"]["weight"] == 0.2 and resolved.loss == ComponentChoice("my-loss", {"margin": 3.0})
+    assert hyphen_registries.regularizers.get("my-reg").build(resolved.resolved_tables["regularizers"]["my-reg"]).weight == 0.2
+
+
+def test_hyphenated_names_in_toml_tables(hyphen_registries, tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text('[loss]\nname = "my-loss"\n[reg.my-reg]\nweight = 0.4\n')
+    resolved = resolve(TrainConfig.from_dict(read_toml(path)), hyphen_registries)
+    assert resolved.regularizers["my-reg"]["weight"] == 0.4 and resolved.loss.name == "my-loss"
+    save_config(tmp_path / "config.toml", resolved, {})
+    assert resolve(TrainConfig.from_dict(read_toml(tmp_path / "config.toml")), hyphen_registries) == resolved

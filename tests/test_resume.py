@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from energan.checkpoint import load_checkpoint
+from energan.checkpoint import Checkpoint, load_checkpoint
 from plugin_fixtures import STOP_AT_STEP
 
 # dropout and two D steps per G step exercise every random stream; EMA exercises its state
@@ -19,9 +19,9 @@ EXTRA = ("--set", "d_steps=2", "--set", "ema=true", "--set", "ema_decay=0.9", "-
          "--reg", "pullaway")
 
 
-def assert_same_weights(a: dict, b: dict) -> None:
+def assert_same_weights(a: Checkpoint, b: Checkpoint) -> None:
     for part in ("generator", "energy", "ema", "optimizer_d"):
-        left, right = a[part], b[part]
+        left, right = (a.training[part], b.training[part]) if part.startswith("optimizer") else (a.model[part], b.model[part])
         if left is None or right is None:
             assert left is None and right is None, f"{part} saved in one run only"
             continue
@@ -39,7 +39,7 @@ def test_stopped_then_resumed_equals_uninterrupted(cli, quick_config, tmp_path: 
     code, out, _ = cli("-p", "plugin_fixtures", "train", "--config", path, "--name", "run-stopped", *EXTRA)
     assert code == 0 and out.startswith("stopped: ") and f"at step {STOP_AT_STEP}" in out
     runs = tmp_path / "runs"
-    assert load_checkpoint(runs / "run-stopped")["step"] == STOP_AT_STEP
+    assert load_checkpoint(runs / "run-stopped").step == STOP_AT_STEP
     code, out, _ = cli("train", "--resume", runs / "run-stopped")
     assert code == 0 and out.startswith("finished:")
     assert_same_weights(load_checkpoint(runs / "straight"), load_checkpoint(runs / "run-stopped"))
@@ -61,7 +61,7 @@ def test_ctrl_c_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path) ->
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    stopped_at = load_checkpoint(runs / "interrupted")["step"]
+    stopped_at = load_checkpoint(runs / "interrupted").step
     assert out.startswith("stopped:") and 0 < stopped_at < 600
     subprocess.run([*energan, "train", "--resume", runs / "interrupted"], check=True, capture_output=True)
     subprocess.run([*energan, "train", "--config", path, "--name", "straight"], check=True, capture_output=True)

@@ -51,7 +51,7 @@ def test_point_config_of_a_gan_point() -> None:
     point = {"nLayerG": 4, "nLayerD": 2, "sizeG": 800, "sizeD": 256, "dropoutD": True, "optimD": "sgd", "optimG": "adam", "lr": 1e-4}
     config = resolve(spec.config(point, "somewhere", "p0007"), plugins.registries)
     settings = config.settings
-    assert (config.energy.name, config.loss.name, config.regularizers) == ("mlp", "logistic", {})
+    assert (config.energy.name, config.loss.name, config.regularizers) == ("logit", "logistic", {})
     assert (config.generator.params["n_layers"], config.generator.params["size"]) == (4, 800)
     assert (config.energy.params["n_layers"], config.energy.params["size"], config.energy.params["dropout"]) == (2, 256, 0.5)
     assert (settings.optimizer_d, settings.optimizer_g, settings.lr_d, settings.lr_g) == ("sgd", "adam", 1e-4, 1e-4)

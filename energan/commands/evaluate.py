@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 
@@ -18,7 +16,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="metrics.NAME.KEY=VALUE",
-        help="a metric parameter: metrics.fid.weights=PATH, metrics.inception_score.samples=5000",
+        help="a metric parameter: metrics.fid.samples=20000, metrics.inception_score.samples=5000",
     )
     parser.set_defaults(handler=run)
 
@@ -43,22 +41,19 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from energan.restore import open_run
+    from energan.scoring import build_metrics, evaluate
 
-    loaded, metrics = open_run(args.run_dir, args.loaded_plugins, args.checkpoint)
-    if args.metric or args.overrides:
-        registry = args.loaded_plugins.registries.metrics
-        chosen = _chosen_metrics(args, loaded.config.metrics)
-        metrics = {name: registry.get(name).build(params) for name, params in chosen.items()}
-    values: dict[str, float] = {}
-    for metric in metrics.values():
-        values.update(metric.evaluate(loaded.sample, loaded.data))
+    plugins = args.loaded_plugins
+    loaded = open_run(args.run_dir, plugins, args.checkpoint)
+    chosen = _chosen_metrics(args, loaded.config.metrics)
+    metrics = build_metrics(chosen, plugins.registries)
+    loaded.status = "evaluating"
+    loaded.metrics = evaluate(metrics, loaded.sample, loaded.data, final=True)
+    plugins.notify("on_evaluate", run=loaded, step=loaded.step, metrics=loaded.metrics)  # metrics.jsonl, ...
     table = Table(title=f"{loaded.name} at step {loaded.step} ({args.checkpoint})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in values.items():
+    for key, value in loaded.metrics.items():
         table.add_row(key, f"{value:.4f}")
     Console().print(table)
-    record = {"step": loaded.step, "time": time.time(), "kind": "evaluate", "checkpoint": args.checkpoint, **values}
-    with (args.run_dir / "metrics.jsonl").open("a") as stream:
-        stream.write(json.dumps(record) + "\n")
     return 0

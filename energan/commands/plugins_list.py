@@ -71,4 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _describe(param: dict[str, Any]) -> str:
     allowed = f" {{{', '.join(map(str, param['choices']))}}}" if param["choices"] else ""
-    return f"{param['name']}: {param['type']} = {param['default']!r}{allowed}  {param['help']}"
+    return f"{param['name']}: {param['type']} = {param['default']!r}{allowed}{_where(param)}  {param['help']}"
+
+
+def _where(param: dict[str, Any]) -> str:
+    """Where a parameter applies, e.g. ' (body conv, timm)', or '' when it always does."""
+    applies = param["applies"] or {}
+    return "".join(f" ({name} {', '.join(map(str, values))})" for name, values in applies.items())

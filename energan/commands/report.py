@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for column in ("family", "finished", "failed", "median", "Q1", "Q3", "best", "share"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for family in results:
-        s = summarize(family.points, threshold)
+        s = summarize(family.points, threshold, family.higher_is_better)
         numbers = [cell(value) for value in (s.median, s.q1, s.q3, s.best)]
         table.add_row(family.family, str(s.finished), str(s.failed), *numbers, share(s.share_above))
     Console().print(table)

@@ -11,7 +11,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "sweep",
         help="run a grid of trainings (the paper's MNIST grids) on an Optuna storage",
         description=(
-            "Train every point of a grid for each family and score it with the dataset's Inception Score. "
+            "Train every point of a grid for each family and score it with a metric (default: the dataset's "
+            "Inception Score). "
             "Several machines share a sweep by running the same command with the same --storage URL. "
             "A stopped or killed sweep continues where it was when the command is run again."
         ),
@@ -24,6 +25,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every point (default 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="fixed setting for every point: batch_size=32, reg.pullaway.weight=0.2")
+    parser.add_argument("--objective", default="inception_score",
+                        help="metric each point is scored by (default inception_score); its direction decides the best point")
     parser.add_argument("--study", help="sweep name in the storage (default <grid>-<data>-<steps>)")
     parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
@@ -46,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{name} {value}: must be ≥ {low}")
     grid = load_grid(args.grid)
     families = list(dict.fromkeys(check_family(family) for family in args.family))
+    metric = args.loaded_plugins.registries.metrics.get(args.objective).build({})
     specs = [
-        SweepSpec(grid, family, args.data, args.data_dir, args.steps, args.seed, tuple(args.overrides))
+        SweepSpec(grid, family, args.data, args.data_dir, args.steps, args.seed, tuple(args.overrides), args.objective, bool(metric.higher_is_better))
         for family in families
     ]
     for spec in specs:

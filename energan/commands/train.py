@@ -30,6 +30,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     parser.add_argument("--name", help="run name: the directory under runs/")
     parser.add_argument("--seed", type=int, help="seed of every random stream")
+    parser.add_argument("--log", action="append", metavar="NAME",
+                        help="enable an extra observer; repeatable: tensorboard (events in <run>/tensorboard/)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR where it stopped")
     parser.set_defaults(handler=run)
 
@@ -50,6 +52,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         "device": args.device,
         "name": args.name,
         "seed": args.seed,
+        "log": ",".join(args.log) if args.log else None,
     }
     flags = [f"{key}={value}" for key, value in pairs.items() if value is not None]
     return [*flags, "data.download=true"] if args.download else flags
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume:
         if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.metric, args.generator, args.data)):
-            raise ConfigError("--resume continues a run with its saved config; only --steps, --device and --set may change")
+            raise ConfigError("--resume continues a run with its saved config; only --steps, --device, --log and --set may change")
         raw = read_toml(args.resume / "config.toml") if args.resume.is_dir() else {}
         if not raw:
             raise ConfigError(f"--resume {args.resume}: not a run directory (no config.toml)")

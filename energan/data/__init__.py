@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -44,6 +47,77 @@ class ImageData:
     def shape(self) -> tuple[int, int, int]:
         channels, height, width = self.train_images.shape[1:]
         return channels, height, width
+
+    @functools.cached_property
+    def info(self) -> DataInfo:
+        """The dataset's identity, computed once (hashing the training split in memory)."""
+        return DataInfo(self.key, self.shape, self.num_classes, len(self.train_images), _fingerprint(self))
+
+    def load(self) -> ImageData:
+        """Already in memory (the :class:`DataSource` contract)."""
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class DataInfo:
+    """What identifies a dataset without its images: saved in every checkpoint, so that sampling and
+    cached metric references (the Inception Score's classifier, FID statistics) need no data."""
+
+    key: str
+    shape: tuple[int, int, int]
+    num_classes: int | None
+    train_size: int
+    fingerprint: str  # content hash of the in-memory training split (images and labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "shape": list(self.shape)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DataInfo:
+        return cls(**{**raw, "shape": tuple(raw["shape"])})
+
+
+class DataSource(Protocol):
+    """A dataset a metric can score against: its identity at once, its images on demand."""
+
+    @property
+    def info(self) -> DataInfo: ...
+
+    @property
+    def shape(self) -> tuple[int, int, int]: ...
+
+    def load(self) -> ImageData: ...
+
+
+@dataclasses.dataclass
+class DeferredData:
+    """A dataset known by its :class:`DataInfo` and loaded only when something needs its images
+    (a metric whose cached reference is missing): sampling a saved run never reads the data."""
+
+    info: DataInfo
+    loader: Callable[[], ImageData]
+    _loaded: ImageData | None = dataclasses.field(default=None, init=False, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.info.shape
+
+    def load(self) -> ImageData:
+        if self._loaded is None:
+            self._loaded = self.loader()
+        return self._loaded
+
+
+def _fingerprint(data: ImageData) -> str:
+    """sha256 of the training images and labels; files decoded on demand are hashed by their count."""
+    digest = hashlib.sha256(data.key.encode())
+    if isinstance(data.train_images, Tensor):
+        digest.update(data.train_images.contiguous().numpy().tobytes())
+    else:
+        digest.update(str(len(data.train_images)).encode())
+    if data.train_labels is not None:
+        digest.update(data.train_labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 class BatchStream:

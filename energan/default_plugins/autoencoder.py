@@ -1,4 +1,5 @@
-"""Energies: EBGAN's auto-encoder energy (MLP or conv body) and a logit ("mlp") discriminator."""
+"""Energies: EBGAN's auto-encoder energy (MLP, conv or timm body) and a fully connected logit
+discriminator (``logit``, the logistic GAN's s)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from typing import Any
 
 from energan.hookspecs import Register, hookimpl
 from energan.params import param
+
+MLP = {"body": ("mlp",)}
+CONV = {"body": ("conv",)}
+CONV_TIMM = {"body": ("conv", "timm")}
+TIMM = {"body": ("timm",)}
 
 
 @dataclass(frozen=True)
@@ -18,43 +24,37 @@ class AutoEncoderParams:
         "l2 = the paper's Euclidean norm over all pixels, not squared (margins of the paper: 10 on MNIST)",
         choices=("mse", "l1", "l2"),
     )
-    n_layers: int = param(3, "mlp: linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8)
-    size: int = param(128, "mlp: hidden and code width (paper's sizeD)", low=1)
-    dropout: float = param(0.0, "mlp: dropout on the hidden layers and the code (paper's dropoutD)", low=0.0, high=0.9)
+    n_layers: int = param(3, "linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8, applies=MLP)
+    size: int = param(128, "hidden and code width (paper's sizeD)", low=1, applies=MLP)
+    dropout: float = param(0.0, "dropout on the hidden layers and the code (paper's dropoutD)", low=0.0, high=0.9, applies=MLP)
     batch_norm: bool = param(False, "batch-norm on hidden layers")
-    width: int = param(32, "conv: channels of the first stage (doubling per stage)", low=1)
-    code_dim: int = param(64, "conv, timm: width of the linear bottleneck (conv: 0 makes the last feature map the code)", low=0)
-    stages: int = param(0, "conv: stride-2 encoder stages (0: down to 4×4; the paper's 64×64 EBGAN: 3)", low=0)
-    timm_model: str = param("resnet18", "timm: any timm.create_model name that supports features_only (random init)")
+    width: int = param(32, "channels of the first stage (doubling per stage); timm: of the conv decoder", low=1, applies=CONV_TIMM)
+    code_dim: int = param(64, "width of the linear bottleneck (0, conv only: the last feature map is the code)", low=0, applies=CONV_TIMM)
+    stages: int = param(0, "stride-2 encoder stages (0: down to 4×4; the paper's 64×64 EBGAN: 3)", low=0, applies=CONV)
+    timm_model: str = param("resnet18", "any timm.create_model name that supports features_only (random init)", applies=TIMM)
 
 
-def build_autoencoder(
-    shape: tuple[int, int, int],
-    body: str,
-    distance: str,
-    n_layers: int,
-    size: int,
-    dropout: float,
-    batch_norm: bool,
-    width: int,
-    code_dim: int,
-    stages: int,
-    timm_model: str,
-) -> Any:
-    """D(x) = reconstruction error of an auto-encoder; exposes the encoder code."""
-    from energan.energies import AutoEncoderEnergy, conv_autoencoder, mlp_autoencoder, timm_autoencoder
+def _encoder_decoder(params: AutoEncoderParams, shape: tuple[int, int, int]) -> tuple[Any, Any]:
+    """The encoder and the decoder of the chosen body."""
+    from energan.energies import conv_autoencoder, mlp_autoencoder, timm_autoencoder
+    from energan.errors import ConfigError
 
-    if body == "mlp":
-        encoder, decoder = mlp_autoencoder(shape, n_layers, size, dropout, batch_norm)
-    elif body == "conv":
-        encoder, decoder = conv_autoencoder(shape, width, code_dim, batch_norm, stages)
-    elif code_dim == 0:
-        from energan.errors import ConfigError
-
+    if params.body == "mlp":
+        return mlp_autoencoder(shape, params.n_layers, params.size, params.dropout, params.batch_norm)
+    if params.body == "conv":
+        return conv_autoencoder(shape, params.width, params.code_dim, params.batch_norm, params.stages)
+    if params.code_dim == 0:
         raise ConfigError("autoencoder: code_dim 0 (the last feature map as the code) needs body=conv; body timm needs code_dim ≥ 1")
-    else:
-        encoder, decoder = timm_autoencoder(shape, timm_model, width, code_dim, batch_norm)
-    return AutoEncoderEnergy(encoder, decoder, distance, code_dropout=dropout if body == "mlp" else 0.0)
+    return timm_autoencoder(shape, params.timm_model, params.width, params.code_dim, params.batch_norm)
+
+
+def build_autoencoder(params: AutoEncoderParams, shape: tuple[int, int, int]) -> Any:
+    """D(x) = reconstruction error of an auto-encoder; exposes the encoder code."""
+    from energan.energies import AutoEncoderEnergy
+
+    encoder, decoder = _encoder_decoder(params, shape)
+    code_dropout = params.dropout if params.body == "mlp" else 0.0
+    return AutoEncoderEnergy(encoder, decoder, params.distance, code_dropout=code_dropout)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class LogitParams:
     dropout: float = param(0.0, "dropout on hidden layers", low=0.0, high=0.9)
 
 
-def build_logit(shape: tuple[int, int, int], n_layers: int, size: int, dropout: float) -> Any:
+def build_logit(params: LogitParams, shape: tuple[int, int, int]) -> Any:
     """A fully connected discriminator whose energy is a logit; code = last hidden layer."""
     import math
 
@@ -75,13 +75,13 @@ def build_logit(shape: tuple[int, int, int], n_layers: int, size: int, dropout: 
 
     features = nn.Sequential(
         nn.Flatten(),
-        mlp([math.prod(shape)] + [size] * (n_layers - 1), dropout=dropout, activation=nn.LeakyReLU),
+        mlp([math.prod(shape)] + [params.size] * (params.n_layers - 1), dropout=params.dropout, activation=nn.LeakyReLU),
         nn.LeakyReLU(),
     )
-    return LogitEnergy(features, size, dropout)
+    return LogitEnergy(features, params.size, params.dropout)
 
 
 @hookimpl
 def register_energies(register: Register) -> None:
     register("autoencoder", build_autoencoder, params=AutoEncoderParams)
-    register("mlp", build_logit, params=LogitParams)
+    register("logit", build_logit, params=LogitParams)

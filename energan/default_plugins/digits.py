@@ -14,11 +14,11 @@ class DigitsParams:
     size: int = param(8, "image side: 8 (native) or upsampled bilinearly", choices=(8, 16, 32, 64))
 
 
-def build_digits(data_dir: str | None, size: int) -> Any:
+def build_digits(params: DigitsParams, data_dir: str | None) -> Any:
     """1 797 8×8 grey digits bundled with scikit-learn, in [-1, 1]; 20 % held out for tests."""
     from energan.data.digits import load_digits
 
-    return load_digits(size)
+    return load_digits(params.size)
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""FID and KID (torchmetrics) with torch-fidelity's Inception-v3 weights from a local file."""
+"""FID and KID on the standard FID network (TF Inception-v3, 2015-12-05) from the ``fid`` extra."""
 
 from __future__ import annotations
 
@@ -11,23 +11,26 @@ from energan.params import param
 
 @dataclass(frozen=True)
 class InceptionDistanceParams:
-    samples: int = param(5000, "generated samples compared with the dataset's held-out images", low=2)
-    weights: str = param("", "path of weights-inception-2015-12-05-6726825d.pth (default: $ENERGAN_INCEPTION_WEIGHTS, torch hub cache)")
-    download: bool = param(False, "fetch the weights into torch's hub cache when no local copy exists (needs a network)")
+    samples: int = param(10_000, "generated samples scored at the end of a run and by energan evaluate", low=2)
+    training_samples: int = param(5_000, "generated samples scored at evaluations during training", low=2)
+    reference_images: int = param(50_000, "training images behind the cached reference statistics (all of a smaller split)", low=2)
 
 
-def build_fid(samples: int, weights: str, download: bool) -> Any:
-    """Fréchet Inception Distance to the held-out real images (lower is better)."""
-    from energan.metrics.fid import InceptionDistance
+def _build(kind: str, params: InceptionDistanceParams) -> Any:
+    from energan.metrics.fid import InceptionDistance, require_extra
 
-    return InceptionDistance("fid", samples, weights, download)
+    require_extra(kind)  # fail when the run is built, not at its first evaluation
+    return InceptionDistance(kind, params.samples, params.training_samples, params.reference_images)
 
 
-def build_kid(samples: int, weights: str, download: bool) -> Any:
-    """Kernel Inception Distance (unbiased MMD², cubic kernel, 100 subsets) and its std."""
-    from energan.metrics.fid import InceptionDistance
+def build_fid(params: InceptionDistanceParams) -> Any:
+    """Fréchet Inception Distance to the training split (lower is better), with its protocol."""
+    return _build("fid", params)
 
-    return InceptionDistance("kid", samples, weights, download)
+
+def build_kid(params: InceptionDistanceParams) -> Any:
+    """Kernel Inception Distance (unbiased MMD², cubic kernel, 100 subsets of 1000) and its std."""
+    return _build("kid", params)
 
 
 @hookimpl

@@ -16,11 +16,11 @@ class FolderParams:
     test_images: int = param(500, "images held out (a fixed random subset) as the real reference for metrics", low=0)
 
 
-def build_folder(data_dir: str | None, size: int, workers: int, test_images: int) -> Any:
+def build_folder(params: FolderParams, data_dir: str | None) -> Any:
     """Every .jpg/.jpeg/.png/.webp/.bmp under --data-dir, at any depth; decoded lazily."""
     from energan.data.folder import load_folder
 
-    return load_folder(data_dir, size, workers, test_images)
+    return load_folder(data_dir, params.size, params.workers, params.test_images)
 
 
 @hookimpl

@@ -17,11 +17,11 @@ class MLPGeneratorParams:
     batch_norm: bool = param(True, "batch-norm on hidden layers")
 
 
-def build_mlp(shape: tuple[int, int, int], latent_dim: int, n_layers: int, size: int, batch_norm: bool) -> Any:
+def build_mlp(params: MLPGeneratorParams, shape: tuple[int, int, int]) -> Any:
     """Fully connected: BN + ReLU hidden layers, tanh output."""
     from energan.generators import mlp_generator
 
-    return mlp_generator(shape, latent_dim, n_layers, size, batch_norm)
+    return mlp_generator(shape, params.latent_dim, params.n_layers, params.size, params.batch_norm)
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,11 @@ class DCGANParams:
     batch_norm: bool = param(True, "batch-norm before each ReLU")
 
 
-def build_dcgan(shape: tuple[int, int, int], latent_dim: int, width: int, batch_norm: bool) -> Any:
+def build_dcgan(params: DCGANParams, shape: tuple[int, int, int]) -> Any:
     """DCGAN-style: linear to 4×4, stride-2 transposed convolutions, tanh output."""
     from energan.generators import dcgan_generator
 
-    return dcgan_generator(shape, latent_dim, width, batch_norm)
+    return dcgan_generator(shape, params.latent_dim, params.width, params.batch_norm)
 
 
 @hookimpl

@@ -16,15 +16,16 @@ class InceptionParams:
     training_samples: int = param(2_000, "generated samples scored at evaluations during training", low=10)
 
 
-def build_inception(samples: int, splits: int, training_samples: int) -> Any:
+def build_inception(params: InceptionParams) -> Any:
     """exp(E KL(p(y|x) ‖ p(y))) with the dataset classifier, mean ± std over splits; with the
     real test images' score, the classes present and the protocol (N, splits, classifier accuracy)."""
     from energan.errors import ConfigError
     from energan.metrics.inception import InceptionScore
 
-    if splits > min(samples, training_samples):
-        raise ConfigError(f"inception_score: splits {splits} exceeds the samples scored ({min(samples, training_samples)}); use splits ≤ samples")
-    return InceptionScore(samples, splits, training_samples)
+    scored = min(params.samples, params.training_samples)
+    if params.splits > scored:
+        raise ConfigError(f"inception_score: splits {params.splits} exceeds the samples scored ({scored}); use splits ≤ samples")
+    return InceptionScore(params.samples, params.splits, params.training_samples)
 
 
 @hookimpl

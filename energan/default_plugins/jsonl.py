@@ -33,4 +33,6 @@ def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
 
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    _append(run.directory / FILENAME, {"step": step, "time": time.time(), "kind": "eval", **metrics})
+    """``kind`` is ``eval`` during training, ``evaluate`` for ``energan evaluate`` on a saved model."""
+    kind = "evaluate" if run.status == "evaluating" else "eval"
+    _append(run.directory / FILENAME, {"step": step, "time": time.time(), "kind": kind, **metrics})

@@ -16,11 +16,11 @@ class LogisticParams:
     )
 
 
-def build_logistic(generator_loss: str) -> Any:
+def build_logistic(params: LogisticParams) -> Any:
     """s = logit of "fake": ℓ_real = softplus(s), ℓ_fake = softplus(−s); s* = log q/p."""
     from energan.losses import LogisticLoss
 
-    return LogisticLoss(generator_loss)
+    return LogisticLoss(params.generator_loss)
 
 
 @hookimpl

@@ -17,11 +17,11 @@ class MarginParams:
     )
 
 
-def build_margin(margin: float) -> Any:
+def build_margin(params: MarginParams) -> Any:
     """f_D = D(x) + [m − D(G(z))]⁺, f_G = D(G(z))."""
     from energan.losses import MarginLoss
 
-    return MarginLoss(margin)
+    return MarginLoss(params.margin)
 
 
 @hookimpl

@@ -17,10 +17,10 @@ class MixtureParams:
 
 
 def _builder(name: str) -> Any:
-    def build(data_dir: str | None, points: int, std: float, seed: int) -> Any:
+    def build(params: MixtureParams, data_dir: str | None) -> Any:
         from energan.data.mixtures import PAPER_STD, load_mixture
 
-        return load_mixture(name, points, std or PAPER_STD[name], seed)
+        return load_mixture(name, params.points, params.std or PAPER_STD[name], params.seed)
 
     build.__doc__ = {
         "ring8": "8 Gaussians on a circle of radius 2 (std 0.02), scaled into [-1, 1]; 2-D points",
@@ -36,11 +36,11 @@ class ModeCoverageParams:
     min_samples: int = param(20, "high-quality samples a mode needs to count as covered", low=1)
 
 
-def build_mode_coverage(samples: int, sigmas: float, min_samples: int) -> Any:
+def build_mode_coverage(params: ModeCoverageParams) -> Any:
     """Modes covered and the share of high-quality samples (within 3σ of a mode)."""
     from energan.metrics.modes import ModeCoverage
 
-    return ModeCoverage(samples, sigmas, min_samples)
+    return ModeCoverage(params.samples, params.sigmas, params.min_samples)
 
 
 @hookimpl

@@ -15,11 +15,11 @@ class MnistParams:
     download: bool = param(False, "fetch the IDX files into --data-dir with torchvision first (needs a network)")
 
 
-def build_mnist(data_dir: str | None, pad: bool, download: bool) -> Any:
+def build_mnist(params: MnistParams, data_dir: str | None) -> Any:
     """MNIST's 60 000 train and 10 000 test digits from the IDX files (raw or .gz) in --data-dir."""
     from energan.data.mnist import load_mnist
 
-    return load_mnist(data_dir, pad, download)
+    return load_mnist(data_dir, params.pad, params.download)
 
 
 @hookimpl

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from energan.hookspecs import Register, hookimpl
-
-
-@dataclass(frozen=True)
-class Mnist5kParams:
-    """No parameters: the images and the split are fixed."""
 
 
 def build_mnist5k(data_dir: str | None) -> Any:
@@ -22,4 +16,4 @@ def build_mnist5k(data_dir: str | None) -> Any:
 
 @hookimpl
 def register_datasets(register: Register) -> None:
-    register("mnist5k", build_mnist5k, params=Mnist5kParams)
+    register("mnist5k", build_mnist5k)  # no parameters: the images and the split are fixed

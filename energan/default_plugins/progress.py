@@ -81,7 +81,9 @@ def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
 
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    state = run.extras[KEY]
+    state = run.extras.get(KEY)
+    if state is None:  # not training (energan evaluate prints its own table)
+        return
     console = state.console if isinstance(state, PlainStatus) else state[0].console
     console.print(f"step {step}: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics.items()), soft_wrap=True)
 

@@ -20,11 +20,11 @@ class PullAwayParams:
     eps: float = param(1e-8, "smoothing: rows are divided by sqrt(|s|² + eps²), so zero rows stay zero", low=1e-30)
 
 
-def build_pullaway(weight: float, impl: str, eps: float) -> Any:
+def build_pullaway(params: PullAwayParams) -> Any:
     """f_PT(S) = 1/(N(N−1)) Σ_{i≠j} cos²(S_i, S_j) on the fake batch's codes (generator side)."""
     from energan.regularizers import PullAway
 
-    return PullAway(weight, impl, eps)
+    return PullAway(params.weight, params.impl, params.eps)
 
 
 @hookimpl

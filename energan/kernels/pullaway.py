@@ -11,28 +11,16 @@ fp64) and the result is returned in the input dtype.
 """
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import torch
-from einops import rearrange
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from energan.kernels.common import accumulation_dtype, flatten_codes
+
 IMPLEMENTATIONS = ("auto", "fused", "triton", "reference")
-
-
-def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp64 stays fp64; every other floating dtype is accumulated in fp32."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
-def flatten_codes(codes: Tensor) -> Tensor:
-    """Check codes of shape (N, ...) with N ≥ 2 and view them as (N, D)."""
-    if codes.ndim == 0 or codes.shape[0] < 2:
-        raise ValueError(f"pull-away needs codes of shape (N, ...) with N >= 2, got shape {tuple(codes.shape)}")
-    if not codes.is_floating_point():
-        raise ValueError(f"pull-away needs floating-point codes, got dtype {codes.dtype}")
-    return rearrange(codes, "n ... -> n (...)")
 
 
 class _FusedPullAway(torch.autograd.Function):
@@ -100,15 +88,18 @@ def pullaway(codes: Tensor, eps: float = 1e-8, impl: str = "auto") -> Tensor:
     """
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"unknown pull-away impl {impl!r}; choose one of {', '.join(IMPLEMENTATIONS)}")
-    impl = _resolve(codes, impl)
-    if impl == "reference":
-        return pullaway_reference(codes, eps)
-    flat = flatten_codes(codes)
-    if impl == "triton":
-        from energan.kernels.pullaway_triton import pullaway_triton
+    return _DISPATCH[_resolve(codes, impl)](codes, eps)
 
-        return pullaway_triton(flat, eps)
+
+def _fused(codes: Tensor, eps: float) -> Tensor:
+    flat = flatten_codes(codes)
     return _FusedPullAway.apply(flat, eps, torch.is_grad_enabled() and flat.requires_grad)
+
+
+def _triton(codes: Tensor, eps: float) -> Tensor:
+    from energan.kernels.pullaway_triton import pullaway_triton  # triton is imported only when used
+
+    return pullaway_triton(flatten_codes(codes), eps)
 
 
 def pullaway_reference(codes: Tensor, eps: float = 1e-8) -> Tensor:
@@ -120,3 +111,6 @@ def pullaway_reference(codes: Tensor, eps: float = 1e-8) -> Tensor:
     diagonal = torch.eye(n, dtype=torch.bool, device=x.device)
     similarity = (xh @ xh.mT).square().masked_fill(diagonal, 0.0)
     return (similarity.sum() / (n * (n - 1))).to(flat.dtype)
+
+
+_DISPATCH: dict[str, Callable[[Tensor, float], Tensor]] = {"fused": _fused, "triton": _triton, "reference": pullaway_reference}

@@ -18,7 +18,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from energan.kernels.pullaway import accumulation_dtype
+from energan.kernels.common import accumulation_dtype
 
 INTERPRETED = triton.knobs.runtime.interpret
 TL_DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}

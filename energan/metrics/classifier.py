@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from energan.atomic import write_atomic
 from energan.cache import cache_dir
-from energan.data import ImageData
+from energan.data import DataInfo, DataSource, ImageData
 from energan.errors import DataError
 
 ARCHITECTURE_VERSION = "cnn-v2"
@@ -92,11 +92,10 @@ def fit_classifier(data: ImageData, seed: int = 0, progress: Callable[[int, int,
     return model.eval()
 
 
-def _fingerprint(data: ImageData) -> str:
-    digest = hashlib.sha256(f"{ARCHITECTURE_VERSION}-epochs{training_epochs(len(data.train_images))}".encode())
-    digest.update(data.train_images.numpy().tobytes())
-    digest.update(data.train_labels.numpy().tobytes())
-    return digest.hexdigest()[:16]
+def _cache_path(info: DataInfo) -> Path:
+    """One entry per dataset content, classifier architecture and training length."""
+    recipe = f"{ARCHITECTURE_VERSION}-epochs{training_epochs(info.train_size)}-{info.fingerprint}"
+    return cache_dir() / "classifiers" / f"{info.key}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.pt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,21 +111,29 @@ class Reference:
 _loaded: dict[Path, Reference] = {}  # one per cache entry and process
 
 
-def dataset_classifier(data: ImageData) -> Reference:
-    """The cached classifier for ``data`` with its reference values, training it on first use."""
-    if data.train_labels is None or data.num_classes is None or data.test_images is None:
-        raise DataError(f"dataset {data.key!r} has no labels or no test split: it cannot have an Inception Score")
-    path = cache_dir() / "classifiers" / f"{data.key}-{_fingerprint(data)}.pt"
+def dataset_classifier(data: DataSource) -> Reference:
+    """The cached classifier for ``data`` with its reference values, training it on first use (the
+    only time the dataset's images are loaded)."""
+    info = data.info
+    if info.num_classes is None:
+        raise DataError(f"dataset {info.key!r} has no labels: it cannot have an Inception Score")
+    path = _cache_path(info)
     if path not in _loaded:
-        _loaded[path] = _load(path, data) or _train(path, data)
+        _loaded[path] = _load(path, data) or _train(path, _labelled(data.load()))
     return _loaded[path]
 
 
-def _load(path: Path, data: ImageData) -> Reference | None:
+def _labelled(data: ImageData) -> ImageData:
+    if data.train_labels is None or data.num_classes is None or data.test_images is None:
+        raise DataError(f"dataset {data.key!r} has no labels or no test split: it cannot have an Inception Score")
+    return data
+
+
+def _load(path: Path, data: DataSource) -> Reference | None:
     """The cache entry at ``path``, or None when it is missing or unreadable (then retrained)."""
     if not path.exists():
         return None
-    model = make_classifier(data.shape[0], data.num_classes)
+    model = make_classifier(data.info.shape[0], data.info.num_classes)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
@@ -135,7 +142,7 @@ def _load(path: Path, data: ImageData) -> Reference | None:
         return None
     model.eval()
     if "test_probabilities" not in saved:  # written before the entries kept them: add them once
-        saved["test_probabilities"] = class_probabilities(model, data.test_images)
+        saved["test_probabilities"] = class_probabilities(model, _labelled(data.load()).test_images)
         write_atomic(path, lambda stream: torch.save(saved, stream))
     return Reference(model, saved["test_accuracy"], saved["test_probabilities"])
 

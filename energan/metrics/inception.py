@@ -9,7 +9,7 @@ import torch
 from einops import reduce
 from torch import Tensor
 
-from energan.data import ImageData
+from energan.data import DataSource
 from energan.metrics.classifier import class_probabilities, dataset_classifier
 
 PRESENT_SHARE = 0.05  # a class is present when at least this share of the samples is voted into it
@@ -50,10 +50,14 @@ class InceptionScore:
     probabilities, computed once per dataset) and the classes present. Evaluations during
     training may score fewer samples than the final one."""
 
+    name = "inception_score"
+    higher_is_better = True
+    requires = frozenset({"labels", "test_split"})
+
     def __init__(self, samples: int, splits: int, training_samples: int) -> None:
         self.samples, self.splits, self.training_samples = samples, splits, training_samples
 
-    def evaluate(self, generate: Callable[[int], Tensor], data: ImageData, final: bool = True) -> dict[str, float]:
+    def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool = True) -> dict[str, float]:
         reference = dataset_classifier(data)
         count = self.samples if final else min(self.training_samples, self.samples)
         probs = class_probabilities(reference.classifier, generate(count).float().cpu().clamp(-1, 1))

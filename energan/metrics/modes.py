@@ -8,7 +8,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from energan.data import ImageData
+from energan.data import DataSource
 from energan.errors import DataError
 
 
@@ -30,10 +30,15 @@ def mode_statistics(samples: Tensor, modes: Tensor, std: float, sigmas: float, m
 class ModeCoverage:
     """Modes covered and the share of high-quality samples, for data that declares its modes."""
 
+    name = "modes_covered"
+    higher_is_better = True
+    requires = frozenset({"modes"})
+
     def __init__(self, samples: int, sigmas: float, min_samples: int) -> None:
         self.samples, self.sigmas, self.min_samples = samples, sigmas, min_samples
 
-    def evaluate(self, generate: Callable[[int], Tensor], data: ImageData, final: bool = True) -> dict[str, float]:
+    def evaluate(self, generate: Callable[[int], Tensor], source: DataSource, final: bool = True) -> dict[str, float]:
+        data = source.load()  # a synthetic mixture: generated in memory, never read from disk
         if data.modes is None or data.mode_std is None:
             raise DataError(f"dataset {data.key!r} declares no modes: mode_coverage needs a synthetic mixture (ring8, grid25)")
         samples = rearrange(generate(self.samples).float().cpu(), "n ... -> n (...)")

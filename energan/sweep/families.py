@@ -14,7 +14,7 @@ from energan.sweep.grids import Grid, KnobValue, knob_overrides
 FAMILIES: dict[str, dict[str, Any]] = {
     "ebgan": {"energy": {"name": "autoencoder"}, "loss": {"name": "margin"}, "reg": {}},
     "ebgan-pt": {"energy": {"name": "autoencoder"}, "loss": {"name": "margin"}, "reg": {"pullaway": {}}},
-    "gan": {"energy": {"name": "mlp"}, "loss": {"name": "logistic"}, "reg": {}},
+    "gan": {"energy": {"name": "logit"}, "loss": {"name": "logistic"}, "reg": {}},
 }
 
 
@@ -35,6 +35,8 @@ class SweepSpec:
     steps: int = 1000
     seed: int = 0
     overrides: tuple[str, ...] = ()
+    objective: str = "inception_score"  # the metric whose value each point reports, by name
+    higher_is_better: bool = True  # its direction: the study maximises or minimises it
 
     @property
     def space(self) -> dict[str, list[KnobValue]]:
@@ -54,6 +56,8 @@ class SweepSpec:
             "steps": self.steps,
             "seed": self.seed,
             "overrides": sorted(self.overrides),
+            "objective": self.objective,
+            "higher_is_better": self.higher_is_better,
         }
 
     def config(self, point: dict[str, KnobValue], runs_dir: str, name: str) -> TrainConfig:
@@ -62,7 +66,7 @@ class SweepSpec:
             **FAMILIES[self.family],
             "data": {"name": self.data},
             "generator": {"name": "mlp"},
-            "metrics": {"inception_score": {}},
+            "metrics": {self.objective: {}},
         }
         fixed = [item for key, value in self.grid.fixed.items() for item in knob_overrides(key, value)]
         settings = [
@@ -71,6 +75,7 @@ class SweepSpec:
             f"data_dir={self.data_dir}",
             f"runs_dir={runs_dir}",
             f"name={name}",
+            f"objective={self.objective}",
             "eval_every=0",
             f"checkpoint_every={self.steps}",
             "keep_checkpoints=0",
@@ -96,12 +101,19 @@ def validate(spec: SweepSpec, registries: Any) -> None:
 
 
 def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
-    """Load the sweep's data and train (or find) its Inception Score classifier once, before any
-    worker starts: missing data fails here rather than in every point, and workers share the cache."""
+    """Load the sweep's data and let the objective's metric build its cached references (the
+    Inception Score's classifier, FID statistics) once, before any worker starts: missing data fails
+    here rather than in every point, and workers share the cache."""
     from energan.assemble import load_data
     from energan.config import resolve
-    from energan.metrics.classifier import dataset_classifier
+    from energan.scoring import build_metrics, check_requirements
 
     first = next(spec.grid.points(spec.family))
     config = resolve(spec.config(first, "runs", "prepare"), plugins.registries)
-    dataset_classifier(load_data(config, plugins))  # trains it, or loads it and the real images' p(y|x)
+    data = load_data(config, plugins)
+    metrics = build_metrics(config.table_params("metrics"), plugins.registries)
+    check_requirements(metrics, data)
+    for metric in metrics.values():
+        prepare = getattr(metric, "prepare", None)
+        if prepare is not None:
+            prepare(data)

@@ -17,7 +17,7 @@ def describe(family: str, board: Board) -> str:
     best = "—" if board.best is None else f"{board.best:.3f}"
     return (
         f"{family}: {board.done + board.failed}/{board.total} points "
-        f"(done {board.done}, running {board.running}, queued {board.queued}, failed {board.failed}); best IS {best}"
+        f"(done {board.done}, running {board.running}, queued {board.queued}, failed {board.failed}); best {best}"
     )
 
 
@@ -31,7 +31,10 @@ def eta_seconds(board: Board, workers: int) -> float | None:
 
 
 def read_boards(studies: dict[str, Any]) -> dict[str, Board]:
-    return {family: read_board(study.get_trials(deepcopy=False), size) for family, (study, size) in studies.items()}
+    return {
+        family: read_board(study.get_trials(deepcopy=False), size, study.direction.name == "MAXIMIZE")
+        for family, (study, size) in studies.items()
+    }
 
 
 def watch(studies: dict[str, Any], workers: int, alive: Callable[[], bool]) -> dict[str, Board]:
@@ -80,7 +83,7 @@ def _watch_rich(studies: dict[str, Any], workers: int, alive: Callable[[], bool]
                 progress.update(
                     tasks[family],
                     completed=board.done + board.failed,
-                    state=f"running {board.running} · queued {board.queued} · failed {board.failed} · best IS {best}",
+                    state=f"running {board.running} · queued {board.queued} · failed {board.failed} · best {best}",
                     eta="—" if eta is None or board.finished else f"{eta / 60:.1f} min",
                 )
             if not running:

@@ -83,7 +83,7 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for family in results:
-        s = summarize(family.points, threshold)
+        s = summarize(family.points, threshold, family.higher_is_better)
         lines.append(
             f"| {family.family} | {family.grid_size} | {s.finished} | {s.failed} | {cell(s.median)} | {cell(s.q1)} | "
             f"{cell(s.q3)} | {cell(s.iqr)} | {cell(s.best)} | {share(s.share_above)} |"

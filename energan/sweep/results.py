@@ -44,6 +44,7 @@ class FamilyResults:
     knobs: dict[str, list[KnobValue]]
     grid_size: int
     points: list[PointResult]
+    higher_is_better: bool = True  # the direction of the sweep's objective
 
     @property
     def scores(self) -> list[float]:
@@ -74,8 +75,9 @@ class Summary:
         return self.q3 - self.q1
 
 
-def summarize(points: Sequence[PointResult], threshold: float) -> Summary:
-    """Failed points count as finished and below the threshold; quartiles use the scored ones."""
+def summarize(points: Sequence[PointResult], threshold: float, higher_is_better: bool = True) -> Summary:
+    """Failed points count as finished and on the wrong side of the threshold; quartiles use the
+    scored ones; ``best`` and the share at least as good as ``threshold`` follow the direction."""
     scores = sorted(p.score for p in points if p.score is not None)
     nan = math.nan
     if len(scores) >= 2:
@@ -88,9 +90,13 @@ def summarize(points: Sequence[PointResult], threshold: float) -> Summary:
         median=median,
         q1=q1,
         q3=q3,
-        best=scores[-1] if scores else nan,
-        share_above=sum(score >= threshold for score in scores) / len(points) if points else nan,
+        best=(scores[-1] if higher_is_better else scores[0]) if scores else nan,
+        share_above=sum(_as_good(score, threshold, higher_is_better) for score in scores) / len(points) if points else nan,
     )
+
+
+def _as_good(score: float, threshold: float, higher_is_better: bool) -> bool:
+    return score >= threshold if higher_is_better else score <= threshold
 
 
 def load_results(storage: Any, sweep: str) -> list[FamilyResults]:
@@ -108,7 +114,8 @@ def load_results(storage: Any, sweep: str) -> list[FamilyResults]:
         grid = spec["grid"]
         knobs = {**grid["knobs"], **grid["family_knobs"].get(family, {})}
         size = math.prod(len(values) for values in knobs.values())
-        out.append(FamilyResults(family, knobs, size, _finished_points(family, study.get_trials(deepcopy=False))))
+        points = _finished_points(family, study.get_trials(deepcopy=False))
+        out.append(FamilyResults(family, knobs, size, points, spec.get("higher_is_better", True)))
     return out
 
 

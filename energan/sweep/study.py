@@ -111,7 +111,8 @@ def open_study(storage: Any, sweep: str, spec: SweepSpec) -> Any:
 
     name = study_name(sweep, spec.family)
     sampler = optuna.samplers.GridSampler(spec.space, seed=0)
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction="maximize", load_if_exists=True)
+    direction = "maximize" if spec.higher_is_better else "minimize"
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction=direction, load_if_exists=True)
     mine = json.loads(json.dumps(spec.to_dict()))
     stored = study.user_attrs.get(SPEC_ATTR)
     if stored is None:
@@ -250,8 +251,8 @@ class Board:
         return self.done + self.failed == self.total
 
 
-def read_board(trials: Sequence[Any], grid_size: int) -> Board:
-    """Each point's state is that of its latest attempt."""
+def read_board(trials: Sequence[Any], grid_size: int, higher_is_better: bool = True) -> Board:
+    """Each point's state is that of its latest attempt; ``best`` by the objective's direction."""
     import optuna
 
     State = optuna.trial.TrialState
@@ -266,6 +267,6 @@ def read_board(trials: Sequence[Any], grid_size: int) -> Board:
         running=running,
         queued=len(latest) - len(complete) - len(failed) - running,  # waiting, or to be queued again
         failed=len(failed),
-        best=max((trial.value for trial in complete), default=None),
+        best=(max if higher_is_better else min)((trial.value for trial in complete), default=None),
         seconds_per_point=statistics.fmean(durations) if durations else None,
     )

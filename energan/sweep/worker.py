@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from energan.errors import EnerganError
-from energan.hookspecs import hookimpl
 from energan.sweep.families import SweepSpec
 from energan.sweep.study import (
     ERROR_ATTR,
@@ -39,7 +38,6 @@ from energan.sweep.study import (
 )
 
 POLL_SECONDS = 2.0
-SCORE = "inception_score"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,17 +58,6 @@ class PointInterrupted(KeyboardInterrupt):
     """The point's training stopped early on a signal; the point is queued again."""
 
 
-class _ScoreRecorder:
-    """Observer that keeps the metrics of the run's final evaluation."""
-
-    def __init__(self) -> None:
-        self.metrics: dict[str, float] = {}
-
-    @hookimpl
-    def on_evaluate(self, run: Any, step: int, metrics: dict[str, float]) -> None:
-        self.metrics = dict(metrics)
-
-
 def attempt_directory(job: WorkerJob, spec: SweepSpec, point: int, number: int) -> Path:
     """Each attempt at a point trains in its own directory: a retry never touches a lost attempt's files."""
     return Path(job.runs_dir) / "sweeps" / job.sweep / spec.family / f"p{point:04d}-t{number}"
@@ -88,7 +75,7 @@ def _mark(trial: Any, key: str, value: Any) -> None:
 
 
 class PointObjective:
-    """Optuna objective: one queued grid point → one training run → its Inception Score."""
+    """Optuna objective: one queued grid point → one training run → its objective metric."""
 
     def __init__(self, job: WorkerJob, spec: SweepSpec, plugins: Any) -> None:
         self.job = job
@@ -124,20 +111,16 @@ class PointObjective:
         values = {knob: trial.suggest_categorical(knob, choices) for knob, choices in self.spec.space.items()}
         directory = attempt_directory(self.job, self.spec, point, trial.number)
         trial.set_user_attr("run_dir", str(directory))
-        recorder = _ScoreRecorder()
-        self.plugins.manager.register(recorder, name="sweep")
-        try:
-            run = train(self.spec.config(values, str(directory.parent), directory.name), plugins=self.plugins)
-        finally:
-            self.plugins.manager.unregister(recorder)
+        run = train(self.spec.config(values, str(directory.parent), directory.name), plugins=self.plugins)
         if run.status != "finished":
             raise PointInterrupted(f"point {point} stopped at step {run.step}")
-        if SCORE not in recorder.metrics:
-            raise EnerganError(f"the run reported no {SCORE}; its metrics were {sorted(recorder.metrics)}")
-        for key, value in recorder.metrics.items():  # the score's protocol and companions (real score, classes present, ...)
-            if key != SCORE:
-                trial.set_user_attr(key, value)
-        return recorder.metrics[SCORE]
+        key = run.objective.key if run.objective is not None else self.spec.objective
+        if key not in run.metrics:
+            raise EnerganError(f"the run reported no {key}; its metrics were {sorted(run.metrics)}")
+        for name, value in run.metrics.items():  # the score's protocol and companions (real score, classes present, ...)
+            if name != key:
+                trial.set_user_attr(name, value)
+        return run.metrics[key]
 
 
 def work(job: WorkerJob) -> None:
@@ -185,7 +168,7 @@ def refresh_queue(study: Any, spec: SweepSpec, heartbeat: int) -> Board:
     if missing:
         enqueue(study, spec, missing)
         trials = study.get_trials(deepcopy=False)
-    return read_board(trials, spec.size)
+    return read_board(trials, spec.size, spec.higher_is_better)
 
 
 def worker_main(job: WorkerJob) -> None:

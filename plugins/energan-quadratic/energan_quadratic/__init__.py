@@ -20,17 +20,19 @@ class QuadraticParams:
     rank: int = param(16, "rank of the precision factor L", low=1)
 
 
-def build_quadratic(shape: tuple[int, int, int], rank: int):
+def build_quadratic(params: QuadraticParams, shape: tuple[int, int, int]):
     """s(x) = ½ ‖Lᵀ(x − μ)‖² with learned μ and L."""
     import torch
     from torch import nn
 
     class QuadraticEnergy(nn.Module):
+        energy_range = (0.0, math.inf)  # a squared norm: bounded below, as the margin loss needs
+
         def __init__(self) -> None:
             super().__init__()
             dim = math.prod(shape)
             self.mean = nn.Parameter(torch.zeros(dim))
-            self.factor = nn.Parameter(torch.randn(dim, rank) / math.sqrt(dim))
+            self.factor = nn.Parameter(torch.randn(dim, params.rank) / math.sqrt(dim))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             centred = x.flatten(1) - self.mean

@@ -1,0 +1,74 @@
+"""Observer, off unless ``--log tensorboard``: scalars, metrics and samples in ``<run>/tensorboard/``.
+
+Training scalars go under ``train/``, metric values under ``eval/``, and at every evaluation
+the picture the samples observer draws (an image grid, or for 2-D points a scatter over the
+data) under ``samples``. On resume the events past the checkpoint are dropped, as in
+``metrics.jsonl``. Needs the optional ``tensorboard`` package (``energan[tensorboard]``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from energan.errors import ConfigError
+from energan.hookspecs import hookimpl
+from energan.images import draw_samples
+
+KEY = "tensorboard"
+DIRECTORY = "tensorboard"
+MISSING = "--log tensorboard needs the tensorboard package: pip install 'energan[tensorboard]'"
+
+
+def open_writer(directory: Path, start_step: int) -> Any:
+    """A SummaryWriter appending to ``directory``; events after ``start_step`` are purged."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError(MISSING) from None
+    # purge_step hides every earlier event at step >= purge_step: keep the checkpoint's own step
+    return SummaryWriter(log_dir=str(directory), purge_step=start_step + 1)
+
+
+def sample_picture(run: Any) -> Any:
+    """This evaluation's samples as the samples observer draws them, an [H, W, 3] uint8 array."""
+    import numpy as np
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "samples.png"
+        draw_samples(run, path)
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+
+
+@hookimpl
+def on_train_start(run: Any) -> None:
+    if KEY in run.config.settings.observers:
+        run.extras[KEY] = open_writer(run.directory / DIRECTORY, run.start_step)
+
+
+@hookimpl
+def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
+    writer = run.extras.get(KEY)
+    if writer is not None:
+        for name, value in logs.items():
+            writer.add_scalar(f"train/{name}", value, step)
+
+
+@hookimpl
+def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
+    writer = run.extras.get(KEY)
+    if writer is None:
+        return
+    for name, value in metrics.items():
+        writer.add_scalar(f"eval/{name}", value, step)
+    writer.add_image("samples", sample_picture(run), step, dataformats="HWC")
+
+
+@hookimpl
+def on_train_end(run: Any) -> None:
+    writer = run.extras.pop(KEY, None)
+    if writer is not None:
+        writer.close()

@@ -1,0 +1,100 @@
+"""A trained model on its own: the generator, the energy and the generator's EMA.
+
+Sampling and evaluating need nothing else (no data, no optimizers), like a StyleGAN network
+pickle; the training state (energan.state) wraps a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from energan.components import as_energy
+from energan.config import TrainConfig
+from energan.errors import ConfigError
+
+SAMPLE_CHUNK = 500  # images generated per forward pass when sampling
+
+
+@dataclasses.dataclass
+class Model:
+    """Generator, energy and (optionally) the EMA of the generator, on one device."""
+
+    generator: nn.Module
+    energy: nn.Module
+    ema: Any | None  # timm ModelEmaV3
+    device: torch.device
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The network samples come from: the EMA generator when enabled."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int) -> Tensor:
+        """n images (on the CPU) from z drawn with ``seed``, in eval mode; no global RNG is used."""
+        model = self.sampler
+        latent = torch.Generator().manual_seed(seed)
+        was_training = model.training
+        model.eval()
+        try:
+            sizes = [min(SAMPLE_CHUNK, n - start) for start in range(0, n, SAMPLE_CHUNK)]
+            chunks = [model(torch.randn(size, model.latent_dim, generator=latent).to(self.device)).float().cpu() for size in sizes]
+        finally:
+            model.train(was_training)
+        return torch.cat(chunks)
+
+    @torch.no_grad()
+    def latent_walk(self, rows: int, columns: int, seed: int) -> Tensor:
+        """``rows`` linear interpolations of ``columns`` images each between pairs of seeded z."""
+        model = self.sampler
+        ends = torch.randn(2, rows, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+        weights = torch.linspace(0, 1, columns).view(1, columns, 1)
+        latents = ends[0].unsqueeze(1) * (1 - weights) + ends[1].unsqueeze(1) * weights
+        was_training = model.training
+        model.eval()
+        try:
+            return model(latents.flatten(0, 1).to(self.device)).float().cpu()
+        finally:
+            model.train(was_training)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.state_dict(),
+            "energy": self.energy.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.energy.load_state_dict(state["energy"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` → cuda when available; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but torch sees no CUDA device; valid here: cpu, auto")
+    return torch.device(name)
+
+
+def build_model(config: TrainConfig, registries: Any, shape: tuple[int, int, int], device: torch.device) -> Model:
+    """The networks of a resolved config for images of ``shape``, on ``device`` (weights as
+    initialised under the global torch seed; a checkpoint's weights are loaded afterwards)."""
+    generator = registries.generators.get(config.generator.name).build(config.component_params("generator"), shape=shape)
+    if not isinstance(getattr(generator, "latent_dim", None), int):
+        raise ConfigError(f"generator {config.generator.name!r} has no int attribute latent_dim")
+    energy = as_energy(registries.energies.get(config.energy.name).build(config.component_params("energy"), shape=shape))
+    generator, energy = generator.to(device), energy.to(device)
+    ema = None
+    if config.settings.ema:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(generator, decay=config.settings.ema_decay)
+    return Model(generator, energy, ema, device)

@@ -1,0 +1,75 @@
+"""Metrics as the trainer and the sweep use them: built, checked against their contract and the
+data, one of them the objective that ranks checkpoints; evaluated without touching training RNG."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from energan.components import Metric
+from energan.data import DataSource, ImageData
+from energan.errors import ConfigError, DataError
+
+REQUIREMENTS: dict[str, Callable[[ImageData], bool]] = {
+    "labels": lambda data: data.train_labels is not None and data.num_classes is not None,
+    "test_split": lambda data: data.test_images is not None,
+    "modes": lambda data: data.modes is not None and data.mode_std is not None,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """The value that ranks checkpoints or sweep points: a metric's headline key and direction."""
+
+    key: str
+    higher_is_better: bool
+
+    def better(self, value: float, than: float | None) -> bool:
+        return than is None or (value > than if self.higher_is_better else value < than)
+
+
+def build_metrics(chosen: dict[str, Any], registries: Any) -> dict[str, Metric]:
+    """Each metric of ``chosen`` (name → parameters) by its registered name; one that breaks the
+    contract is an error."""
+    metrics = {name: registries.metrics.get(name).build(params) for name, params in chosen.items()}
+    for name, metric in metrics.items():
+        missing = [a for a in ("name", "higher_is_better", "requires", "evaluate") if not hasattr(metric, a)]
+        if missing:
+            raise ConfigError(f"metric {name!r} does not follow the Metric contract (missing {', '.join(missing)})")
+    return metrics
+
+
+def check_requirements(metrics: dict[str, Metric], data: ImageData) -> None:
+    """Before training: every metric's needs are met by the data (not at the first evaluation)."""
+    for name, metric in metrics.items():
+        for need in sorted(metric.requires):
+            if need not in REQUIREMENTS:
+                raise ConfigError(f"metric {name!r} requires {need!r}; known requirements: {', '.join(REQUIREMENTS)}")
+            if not REQUIREMENTS[need](data):
+                raise DataError(f"metric {name!r} needs {need.replace('_', ' ')} but dataset {data.key!r} has none; choose another --metric")
+
+
+def objective(metrics: dict[str, Metric], wanted: str) -> Objective | None:
+    """The metric called ``wanted`` (registered name or headline key; default the first), or None
+    when there are no metrics."""
+    if not wanted:
+        first = next(iter(metrics.values()), None)
+        return Objective(first.name, first.higher_is_better) if first is not None else None
+    for name, metric in metrics.items():
+        if wanted in (name, metric.name):
+            return Objective(metric.name, metric.higher_is_better)
+    valid = ", ".join(metrics) or "none configured"
+    raise ConfigError(f"objective {wanted!r} is not one of the run's metrics ({valid}); add it with --metric {wanted}")
+
+
+def evaluate(metrics: dict[str, Metric], generate: Callable[[int], Tensor], data: DataSource, final: bool) -> dict[str, float]:
+    """Every metric's values; the global RNG streams are the same before and after."""
+    values: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
+        for metric in metrics.values():
+            values.update(metric.evaluate(generate, data, final=final))
+    return values

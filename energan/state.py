@@ -1,0 +1,43 @@
+"""The training state around a model: loss, regularizers, optimizers and the random streams."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from energan.components import Loss, Regularizer
+from energan.model import Model
+
+
+@dataclasses.dataclass
+class TrainingState:
+    """Everything a training step changes besides the model's weights (and the model itself)."""
+
+    model: Model
+    loss: Loss
+    regularizers: dict[str, Regularizer]
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    latent_rng: torch.Generator
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def state_dict(self) -> dict[str, Any]:
+        """Optimizer states and every RNG stream (the model's weights are saved beside them)."""
+        rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"optimizer_g": self.optimizer_g.state_dict(), "optimizer_d": self.optimizer_d.state_dict(), "rng": rng}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore optimizers and RNG streams so training continues exactly as if never stopped."""
+        self.optimizer_g.load_state_dict(state["optimizer_g"])
+        self.optimizer_d.load_state_dict(state["optimizer_d"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.latent_rng.set_state(state["rng"]["latent"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)

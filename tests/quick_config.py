@@ -1,0 +1,25 @@
+"""The tiny, fast training config the tests train with (digits, small nets, no metrics)."""
+
+QUICK_CONFIG = """
+steps = {steps}
+batch_size = 16
+log_every = 2
+eval_every = 0
+checkpoint_every = 4
+runs_dir = "{runs}"
+device = "cpu"
+
+[data]
+name = "digits"
+
+[energy]
+name = "autoencoder"
+size = 32
+
+[generator]
+name = "mlp"
+size = 32
+latent_dim = 8
+
+[metrics]
+"""
