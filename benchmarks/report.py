@@ -65,14 +65,12 @@ def table(device: str, dtype: str, shapes: dict[tuple[int, int], dict[str, tuple
             + [ratio(peaks.get(BASELINE), peaks.get(kernel))]
         )
         lines.append("| " + " | ".join(cells) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def trainer_step_table(path: Path) -> list[str]:
     """energan's step vs the hand-written loop (paired rounds): medians and the overhead ratio."""
-    paired = [
-        bench for bench in json.loads(path.read_text())["benchmarks"] if bench["extra_info"].get("kind") == "trainer-step"
-    ]
+    paired = [bench for bench in json.loads(path.read_text())["benchmarks"] if bench["extra_info"].get("kind") == "trainer-step"]
     if not paired:
         return []
     energan, hand_written = paired[0]["stats"]["median"], paired[0]["extra_info"]["hand_written_median"]

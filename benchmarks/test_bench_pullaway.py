@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 import torch
-from torch._C._profiler import _EventType
 from pytest_benchmark.fixture import BenchmarkFixture
+from torch._C._profiler import _EventType
 from torch.profiler import ProfilerActivity, profile
 
 from energan.kernels import pullaway, pullaway_reference
@@ -93,14 +93,16 @@ def peak_extra_bytes(step: Step, device: str) -> int:
     return peak
 
 
-def run_case(
-    benchmark: BenchmarkFixture, step: Step, impl: str, device: str, dtype: torch.dtype, n: int, d: int
-) -> None:
+def run_case(benchmark: BenchmarkFixture, step: Step, impl: str, device: str, dtype: torch.dtype, n: int, d: int) -> None:
     """Warm up, record the peak memory of one step, then time the step."""
     step()
     benchmark.group = f"{device} {str(dtype).removeprefix('torch.')} N={n} D={d}"
     benchmark.extra_info.update(
-        impl=impl, device=device, dtype=str(dtype).removeprefix("torch."), n=n, d=d,
+        impl=impl,
+        device=device,
+        dtype=str(dtype).removeprefix("torch."),
+        n=n,
+        d=d,
         peak_extra_bytes=peak_extra_bytes(step, device),
     )
     benchmark(step)

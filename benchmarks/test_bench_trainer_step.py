@@ -13,15 +13,16 @@ import statistics
 import time
 from collections.abc import Callable
 
-import pytest
 import torch
 import torch.nn.functional as F
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from energan import load_plugins
-from energan.assemble import Parts, assemble
+from energan.assemble import assemble
 from energan.config import TrainConfig, resolve
+from energan.data import ImageData
 from energan.kernels import pullaway
+from energan.state import TrainingState
 from energan.step import TrainStep
 
 WARMUP_STEPS = 20
@@ -29,24 +30,24 @@ ROUNDS = 1000
 WARMUP_ROUNDS = 5
 
 
-def default_parts() -> tuple[Parts, TrainConfig]:
+def default_state() -> tuple[ImageData, TrainingState, TrainConfig]:
     """The `make train` model (autoencoder energy, margin loss, pull-away), seeded, on CPU."""
     plugins = load_plugins()
     config = resolve(TrainConfig.from_dict({"device": "cpu", "reg": {"pullaway": {}}, "metrics": {}}), plugins.registries)
-    return assemble(config, plugins), config
+    return *assemble(config, plugins), config
 
 
 def energan_step() -> Callable[[], None]:
-    parts, config = default_parts()
-    step = TrainStep(parts, config.settings)
+    data, state, config = default_state()
+    step = TrainStep(state, data, config.settings)
     counter = iter(range(10**9))
     return lambda: step(next(counter))
 
 
 def hand_written_step() -> Callable[[], None]:
-    parts, config = default_parts()  # the same networks, initialised identically
+    data, state, config = default_state()  # the same networks, initialised identically
     settings = config.settings
-    generator, energy, images = parts.generator, parts.energy, parts.data.train_images
+    generator, energy, images = state.model.generator, state.model.energy, data.train_images
     margin = config.loss.params["margin"]
     weight = config.regularizers["pullaway"]["weight"]
     betas = (settings.beta1, settings.beta2)
@@ -93,6 +94,4 @@ def test_trainer_step(benchmark: BenchmarkFixture) -> None:
     benchmark.group = "trainer-step"
     benchmark.pedantic(energan, setup=time_hand_written_step, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
     measured = hand_written_times[-ROUNDS:]
-    benchmark.extra_info.update(
-        kind="trainer-step", hand_written_median=statistics.median(measured), hand_written_rounds=len(measured)
-    )
+    benchmark.extra_info.update(kind="trainer-step", hand_written_median=statistics.median(measured), hand_written_rounds=len(measured))

@@ -8,6 +8,7 @@ Format 2: ``{"format", "step", "best", "data": DataInfo, "model": Model.state_di
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,13 @@ def save_checkpoint(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
     return directory / "last.pt"
 
 
+def remove_partial_writes(run_dir: Path) -> None:
+    """Delete temporary files left by a process killed while writing (the finished files they
+    would have replaced are intact). Only call it while holding the run's lock."""
+    for leftover in [*run_dir.glob(".*.tmp"), *checkpoint_dir(run_dir).glob(".*.tmp")]:
+        leftover.unlink(missing_ok=True)
+
+
 def mark_best(run_dir: Path) -> None:
     """Copy ``last.pt`` to ``best.pt`` (atomically)."""
     directory = checkpoint_dir(run_dir)
@@ -82,9 +90,10 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or not an energan checkpoint ({reason})") from None
+    except Exception as error:  # PyTorch's own message would suggest weights_only=False: never repeat that
+        unsafe = isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower()
+        why = "it asks to run code, which energan never does" if unsafe else "truncated or garbled"
+        raise CheckpointError(f"checkpoint {path} is corrupt or not an energan checkpoint ({why})") from None
     if isinstance(state, dict) and "format" in state and state["format"] != FORMAT:
         raise CheckpointError(f"checkpoint {path} has format {state['format']}; this energan reads format {FORMAT} only")
     missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]

@@ -20,7 +20,11 @@ BUILTIN_COMMANDS = (train, plugins_list, evaluate, sample, bench, lab, sweep, re
 
 def _plugin_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-p", dest="plugins", action="append", default=[], metavar="NAME",
+        "-p",
+        dest="plugins",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="load a plugin module or entry point; -p no:NAME blocks plugin NAME",
     )
     parser.add_argument("--strict-plugins", action="store_true", help="a plugin that fails to load is an error")
@@ -38,12 +42,22 @@ def build_parser(plugins: Plugins) -> argparse.ArgumentParser:
         try:
             impl.function(cli=commands)
         except Exception as error:  # a broken plugin must not take the CLI down
-            warnings.warn(f"plugin {impl.plugin_name!r} was skipped: its register_commands hook raised {error!r}", PluginWarning)
+            warnings.warn(
+                f"plugin {impl.plugin_name!r} was skipped: its register_commands hook raised {error!r}", PluginWarning, stacklevel=2
+            )
     return parser
 
 
-def _one_line_warnings(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+def _one_line_warnings(message, category, filename, lineno, line=None) -> str:
     return f"energan: warning: {message}\n"
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a file-system error: what happened, to which path (files written so far are
+    intact: every checkpoint and config is written atomically)."""
+    reason = error.strerror or type(error).__name__
+    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
+    return f"{reason}: {' → '.join(paths)}" if paths else f"{reason} ({error})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args) or 0
     except EnerganError as error:
         print(f"energan: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a full disk, a read-only or missing directory, a name too long, ...
+        print(f"energan: error: {describe_os_error(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("energan: interrupted", file=sys.stderr)

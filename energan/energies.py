@@ -46,9 +46,7 @@ class AutoEncoderEnergy(Energy):
         return EnergyOutput(energy=reconstruction_error(reconstruction, x, self.distance), code=code, reconstruction=reconstruction)
 
 
-def mlp_autoencoder(
-    shape: tuple[int, int, int], n_layers: int, size: int, dropout: float, batch_norm: bool
-) -> tuple[nn.Module, nn.Module]:
+def mlp_autoencoder(shape: tuple[int, int, int], n_layers: int, size: int, dropout: float, batch_norm: bool) -> tuple[nn.Module, nn.Module]:
     """The paper's fully connected auto-encoder: ``n_layers`` linear layers in all, ``size`` wide.
 
     The encoder takes the first ceil(n/2) layers and ends in the code (``size`` units, ReLU);
@@ -106,15 +104,11 @@ def timm_autoencoder(
     fixed_size = getattr(timm.models.get_pretrained_cfg(model_name), "fixed_input_size", False)
     size = {"img_size": side} if fixed_size else {}
     try:
-        backbone = timm.create_model(
-            model_name, pretrained=False, features_only=True, in_chans=channels, out_indices=(-1,), **size
-        )
+        backbone = timm.create_model(model_name, pretrained=False, features_only=True, in_chans=channels, out_indices=(-1,), **size)
         with torch.no_grad():
             feature_size = backbone(torch.zeros(2, channels, side, side))[-1][0].numel()
     except Exception as error:  # timm raises assorted errors for models that cannot do this
-        raise ConfigError(
-            f"timm model {model_name!r} cannot encode {channels}×{side}×{side} images with features_only: {error}"
-        ) from None
+        raise ConfigError(f"timm model {model_name!r} cannot encode {channels}×{side}×{side} images with features_only: {error}") from None
     return TimmEncoder(backbone, feature_size, code_dim), conv_decoder(code_dim, channels, side, width, batch_norm)
 
 

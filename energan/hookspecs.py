@@ -31,9 +31,7 @@ hookimpl = pluggy.HookimplMarker("energan")
 class Register(Protocol):
     """The callable the host passes to registration hooks."""
 
-    def __call__(
-        self, name: str, factory: Any, *, params: type | None = None, description: str | None = None
-    ) -> None: ...
+    def __call__(self, name: str, factory: Any, *, params: type | None = None, description: str | None = None) -> None: ...
 
 
 @hookspec

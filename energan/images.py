@@ -21,7 +21,9 @@ def save_grid(images: Any, path: Path, columns: int = 8) -> None:
     side = images.shape[-1]
     if side < MIN_SIDE:
         images = F.interpolate(images, scale_factor=MIN_SIDE // side, mode="nearest")
-    write_atomic(path, lambda stream: save_image(images, stream, format="png", nrow=columns, normalize=True, value_range=(-1, 1), padding=2))
+    write_atomic(
+        path, lambda stream: save_image(images, stream, format="png", nrow=columns, normalize=True, value_range=(-1, 1), padding=2)
+    )
 
 
 def save_scatter(samples: Any, data: Any, path: Path) -> None:

@@ -154,9 +154,7 @@ def build_params(cls: type | None, values: Mapping[str, Any], owner: str) -> Any
     hints = typing.get_type_hints(cls)
     for key in values:
         if key not in fields:
-            raise ConfigError(
-                f"{owner} has no parameter {key!r}{closest(key, list(fields))}; valid: {', '.join(fields) or 'none'}"
-            )
+            raise ConfigError(f"{owner} has no parameter {key!r}{closest(key, list(fields))}; valid: {', '.join(fields) or 'none'}")
     kwargs = {}
     for key, value in values.items():
         where = f"{owner}.{key}"

@@ -256,4 +256,3 @@ def _own_version() -> str:
     from energan import __version__
 
     return __version__
-

@@ -25,7 +25,10 @@ def open_run(run_dir: Path, plugins: Plugins, checkpoint: str = "last") -> Run:
     config = resolve(TrainConfig.from_dict(read_toml(run_dir / "config.toml")), plugins.registries)
     with torch.random.fork_rng(devices=[]):  # initial weights are overwritten: leave the caller's RNG alone
         model = build_model(config, plugins.registries, saved.data.shape, pick_device(config.settings.device))
-    model.load_state_dict(saved.model)
+    try:
+        model.load_state_dict(saved.model)
+    except RuntimeError as error:  # e.g. config.toml edited after training: other layer sizes
+        raise CheckpointError(f"checkpoint of {run_dir} does not fit its config.toml ({str(error).splitlines()[0][:200]})") from None
     return Run(
         name=run_dir.name,
         directory=run_dir,

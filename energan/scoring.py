@@ -50,7 +50,9 @@ def check_requirements(metrics: dict[str, Metric], data: ImageData) -> None:
             if need not in REQUIREMENTS:
                 raise ConfigError(f"metric {name!r} requires {need!r}; known requirements: {', '.join(REQUIREMENTS)}")
             if not REQUIREMENTS[need](data):
-                raise DataError(f"metric {name!r} needs {need.replace('_', ' ')} but dataset {data.key!r} has none; choose another --metric")
+                raise DataError(
+                    f"metric {name!r} needs {need.replace('_', ' ')} but dataset {data.key!r} has none; choose another --metric"
+                )
 
 
 def objective(metrics: dict[str, Metric], wanted: str) -> Objective | None:

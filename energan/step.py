@@ -32,9 +32,7 @@ class StepOutput:
     regularizers: dict[str, Tensor]
 
 
-def regularized(
-    loss: Tensor, regularizers: dict[str, Regularizer], inputs: RegularizerInputs
-) -> tuple[dict[str, Tensor], Tensor]:
+def regularized(loss: Tensor, regularizers: dict[str, Regularizer], inputs: RegularizerInputs) -> tuple[dict[str, Tensor], Tensor]:
     """Each regularizer's unweighted value, and ``loss`` + Σ weight · value."""
     values = {name: regularizer(inputs) for name, regularizer in regularizers.items()}
     return values, loss + sum(regularizers[name].weight * value for name, value in values.items())
@@ -49,9 +47,7 @@ class TrainStep:
         self.d_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "generator"}
         self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device)
-        self.autocast = (
-            torch.autocast(state.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
-        )
+        self.autocast = torch.autocast(state.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
         self.generator, self.energy = state.model.generator, state.model.energy
         if settings.compile:
             self.generator, self.energy = torch.compile(self.generator), torch.compile(self.energy)
@@ -62,9 +58,7 @@ class TrainStep:
 
     def latent(self) -> Tensor:
         state = self.state
-        return torch.randn(
-            self.settings.batch_size, state.model.generator.latent_dim, generator=state.latent_rng, device=state.device
-        )
+        return torch.randn(self.settings.batch_size, state.model.generator.latent_dim, generator=state.latent_rng, device=state.device)
 
     def __call__(self, index: int) -> StepOutput:
         state, settings, loss = self.state, self.settings, self.state.loss

@@ -16,12 +16,14 @@ from pathlib import Path
 import torch
 
 from energan.assemble import assemble
-from energan.checkpoint import Checkpoint, load_checkpoint, mark_best, save_checkpoint
+from energan.checkpoint import Checkpoint, mark_best, remove_partial_writes, save_checkpoint
 from energan.components import Metric
 from energan.config import TrainConfig, resolve, save_config
 from energan.data import ImageData
-from energan.errors import CheckpointError, DivergenceError
+from energan.errors import CheckpointError, ConfigError, DivergenceError
+from energan.lock import run_lock
 from energan.plugins import Plugins, load_plugins
+from energan.resume import check_resume_changes, load_resumable, restore_training
 from energan.run import Run
 from energan.scoring import Objective, build_metrics, check_requirements, evaluate, objective
 from energan.state import TrainingState
@@ -29,20 +31,31 @@ from energan.step import StepOutput, TrainStep
 
 
 def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
-    """Train (or, with ``resume``, continue) a run; returns it with its final status and metrics."""
+    """Train (or, with ``resume``, continue) a run; returns it with its final status and metrics.
+    One process at a time per run directory (an OS lock that dies with its holder)."""
     plugins = plugins or load_plugins()
     config = resolve(config, plugins.registries)
-    saved = load_checkpoint(Path(resume)) if resume else None
+    run_dir = Path(resume) if resume else _run_dir(config)
+    with run_lock(run_dir):
+        remove_partial_writes(run_dir)
+        if resume:
+            check_resume_changes(run_dir, config, plugins.registries)
+            saved = load_resumable(run_dir)
+        else:
+            _check_new(run_dir)
+            saved = None
+        return _train(config, plugins, run_dir, saved)
+
+
+def _train(config: TrainConfig, plugins: Plugins, run_dir: Path, saved: Checkpoint | None) -> Run:
     data, state = assemble(config, plugins)
     metrics = build_metrics(config.table_params("metrics"), plugins.registries)
     check_requirements(metrics, data)
     ranking = objective(metrics, config.settings.objective)
-    run_dir = Path(resume) if resume else _new_run_dir(config)
     start_step, best = 0, None
     if saved is not None:
         _check_same_data(saved, data, run_dir)
-        state.model.load_state_dict(saved.model)
-        state.load_state_dict(saved.training)
+        restore_training(state, saved, config.settings)
         start_step, best = saved.step, saved.best
     run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=ranking)
     save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
@@ -92,16 +105,18 @@ def _check_same_data(saved: Checkpoint, data: ImageData, run_dir: Path) -> None:
         )
 
 
-def _new_run_dir(config: TrainConfig) -> Path:
+def _run_dir(config: TrainConfig) -> Path:
+    """``runs_dir/name``; a name that would leave ``runs_dir`` (``../x``, ``a/b``) is refused."""
     settings = config.settings
-    name = settings.name or "-".join(
-        [config.energy.name, config.loss.name, *config.regularizers, datetime.now().strftime("%Y%m%d-%H%M%S")]
-    )
-    run_dir = Path(settings.runs_dir) / name
+    name = settings.name or "-".join([config.energy.name, config.loss.name, *config.regularizers, datetime.now().strftime("%Y%m%d-%H%M%S")])
+    if name in (".", "..") or "/" in name or "\\" in name:
+        raise ConfigError(f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..')")
+    return Path(settings.runs_dir) / name
+
+
+def _check_new(run_dir: Path) -> None:
     if (run_dir / "checkpoints").exists():
         raise CheckpointError(f"run directory {run_dir} already exists; continue it with --resume {run_dir} or pick another --name")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
 
 
 @contextlib.contextmanager

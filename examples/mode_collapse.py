@@ -67,8 +67,19 @@ def train(energan: str, config: Path, run: Path, steps: int, flags: list[str], s
         if (run / "checkpoints" / "last.pt").exists():
             command = [energan, "train", "--resume", str(run), "--steps", str(steps)]
         else:
-            command = [energan, "train", "--config", str(config), *flags, "--seed", str(seed),
-                       "--set", f"runs_dir={run.parent}", "--name", run.name]
+            command = [
+                energan,
+                "train",
+                "--config",
+                str(config),
+                *flags,
+                "--seed",
+                str(seed),
+                "--set",
+                f"runs_dir={run.parent}",
+                "--name",
+                run.name,
+            ]
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         with open(log, "a") as stream:
             subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, env=environment)

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from energan.cli import main
 from quick_config import QUICK_CONFIG
 
+from energan.cli import main
 
 
 @pytest.fixture(autouse=True, scope="session")

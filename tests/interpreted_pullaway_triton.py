@@ -12,7 +12,6 @@ import os
 
 import pytest
 import torch
-
 from pullaway_checks import assert_matches_reference, odd_layouts, special_rows, value_and_grad
 
 from energan.kernels import pullaway
@@ -22,8 +21,6 @@ if os.environ.get("TRITON_INTERPRET") != "1":
 
 IMPL = "triton"
 SHAPES = [(2, 3), (3, 2), (5, 17), (17, 5), (70, 40), (40, 70), (130, 20), (20, 130)]
-
-
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -44,7 +44,7 @@ def register_losses(register: Any) -> None:
 @hookimpl
 def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
     """Early-stop runs named *-stopped at STOP_AT_STEP, like an early-stopping observer would."""
-    if run.name.endswith("-stopped") and step >= STOP_AT_STEP:
+    if run.name.endswith("-stopped") and run.start_step < STOP_AT_STEP <= step:  # the first leg only
         run.request_stop()
 
 
@@ -82,3 +82,22 @@ def build_relativistic_loss() -> Any:
             return s_fake.mean()
 
     return RelativisticLoss()
+
+
+class RandomProbe:
+    """A metric that draws from the global RNG streams, as building a classifier or sampling does:
+    the trainer must keep such draws out of the training's streams."""
+
+    name = "random_probe"
+    higher_is_better = True
+    requires = frozenset()
+
+    def evaluate(self, generate: Any, data: Any, final: bool = True) -> dict[str, float]:
+        import torch
+
+        return {"random_probe": torch.rand(()).item() + generate(4).mean().item()}
+
+
+@hookimpl
+def register_metrics(register: Any) -> None:
+    register("random_probe", RandomProbe)

@@ -11,9 +11,10 @@ REPO = Path(__file__).parents[1]
 
 def test_benchmark_suites_smoke_run() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "benchmarks", "-q", "-p", "no:cacheprovider",
-         "-m", "not slow", "--benchmark-disable"],
-        cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "pytest", "benchmarks", "-q", "-p", "no:cacheprovider", "-m", "not slow", "--benchmark-disable"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "passed" in result.stdout and "failed" not in result.stdout

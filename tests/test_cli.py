@@ -158,10 +158,13 @@ def test_corrupt_checkpoint(cli, quick_config, tmp_path: Path) -> None:
     assert cli("train", "--config", quick_config(steps=4), "--name", "corrupt")[0] == 0
     run = tmp_path / "runs" / "corrupt"
     (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint at all")
-    for command in (("sample", run), ("evaluate", run), ("train", "--resume", run)):
+    for command in (("sample", run), ("evaluate", run)):
         code, _, err = cli(*command)
         assert code == 1
-        assert "is corrupt or not an energan checkpoint" in one_line_error(err)
+        assert "is corrupt or not an energan checkpoint (truncated or garbled)" in one_line_error(err)
+    (run / "checkpoints" / "step-0000004.pt").unlink()  # no intact checkpoint left to fall back on
+    code, _, err = cli("train", "--resume", run)
+    assert code == 1 and "is corrupt or not an energan checkpoint" in one_line_error(err)
 
 
 def test_resume_of_a_missing_run(cli, tmp_path: Path) -> None:
@@ -171,8 +174,9 @@ def test_resume_of_a_missing_run(cli, tmp_path: Path) -> None:
 
 def test_nan_loss_stops_with_last_good_checkpoint(cli, quick_config, tmp_path: Path) -> None:
     config = quick_config(steps=40)
-    code, _, err = cli("-p", "plugin_fixtures", "train", "--config", config, "--name", "nan", "--loss", "exploding",
-                       "--set", "loss.after=10")
+    code, _, err = cli(
+        "-p", "plugin_fixtures", "train", "--config", config, "--name", "nan", "--loss", "exploding", "--set", "loss.after=10"
+    )
     assert code == 1
     assert "loss became NaN or infinite between steps 10 and 12" in one_line_error(err)
     state = load_checkpoint(tmp_path / "runs" / "nan")
@@ -182,7 +186,7 @@ def test_nan_loss_stops_with_last_good_checkpoint(cli, quick_config, tmp_path: P
 
 def test_example_plugin_file_trains(cli, quick_config) -> None:
     example = Path(__file__).parents[1] / "examples" / "norm_energy.py"
-    code, out, err = cli("-p", example, "train", "--config", quick_config(steps=4), "--energy", "norm", "--name", "norm")
+    code, _out, err = cli("-p", example, "train", "--config", quick_config(steps=4), "--energy", "norm", "--name", "norm")
     assert code == 0, err
     code, _, err = cli("-p", example, "train", "--config", quick_config(steps=4), "--energy", "norm", "--reg", "pullaway")
     assert code == 1 and "exposes none" in one_line_error(err)

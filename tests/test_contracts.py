@@ -104,9 +104,32 @@ def test_sweep_objective_with_a_lower_is_better_metric_picks_the_lowest_point(tm
     grid.write_text('[knobs]\nseed = [0, 1, 2]\n[set]\nbatch_size = 16\n"generator.size" = 16\n"energy.size" = 16\n')
     storage = f"sqlite:///{tmp_path / 'sweeps.db'}"
     command = [
-        sys.executable, "-m", "energan.cli", "-p", str(plugin), "sweep", "--grid", str(grid), "--family", "ebgan",
-        "--objective", "darkness", "--steps", "4", "--storage", storage, "--runs-dir", str(tmp_path / "runs"),
-        "--data", "digits", "--heartbeat", "1", "--threads", "1", "--study", "dark",
+        sys.executable,
+        "-m",
+        "energan.cli",
+        "-p",
+        str(plugin),
+        "sweep",
+        "--grid",
+        str(grid),
+        "--family",
+        "ebgan",
+        "--objective",
+        "darkness",
+        "--steps",
+        "4",
+        "--storage",
+        storage,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--data",
+        "digits",
+        "--heartbeat",
+        "1",
+        "--threads",
+        "1",
+        "--study",
+        "dark",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -47,5 +47,5 @@ def test_dcgan_generator_widths_follow_the_paper() -> None:
 def test_bad_stage_counts_and_code_sizes_are_clear_errors() -> None:
     with pytest.raises(ConfigError, match=r"7 stride-2 stages do not fit a 64×64 image; valid: 1 to 4 \(0: down to 4×4\)"):
         _autoencoder(64, stages=7)
-    with pytest.raises(ConfigError, match="code_dim 0 .* needs body=conv"):
+    with pytest.raises(ConfigError, match=r"code_dim 0 .* needs body=conv"):
         _autoencoder(64, body="timm", code_dim=0)

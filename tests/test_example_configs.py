@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from mnist_files import write_mnist
+from PIL import Image
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.toml"))
 
@@ -34,8 +33,22 @@ def test_config_trains_three_steps_on_fake_data(cli, tmp_path: Path, config: Pat
         write_mnist(tmp_path, train=40, test=10)
         data_args = ["--data-dir", tmp_path]
     code, out, err = cli(
-        "train", "--config", config, *data_args, "--steps", "3", "--metric", "none", "--device", "cpu",
-        "--set", "batch_size=4", "--set", f"runs_dir={tmp_path / 'runs'}", "--name", "three",
+        "train",
+        "--config",
+        config,
+        *data_args,
+        "--steps",
+        "3",
+        "--metric",
+        "none",
+        "--device",
+        "cpu",
+        "--set",
+        "batch_size=4",
+        "--set",
+        f"runs_dir={tmp_path / 'runs'}",
+        "--name",
+        "three",
     )
     assert code == 0, err
     assert "finished" in out and (tmp_path / "runs" / "three" / "checkpoints" / "last.pt").exists()

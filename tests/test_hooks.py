@@ -126,14 +126,29 @@ def test_every_kind_of_component_and_the_lifecycle_order(tmp_path: Path) -> None
     recorder = Stripes()
     plugins.manager.register(recorder, name="stripes-plugin")
     config = TrainConfig.from_dict(
-        {"steps": 4, "batch_size": 8, "log_every": 2, "eval_every": 2, "runs_dir": str(tmp_path), "name": "s",
-         "device": "cpu", "data": {"name": "stripes", "count": 16}, "generator": {"name": "linear"},
-         "energy": {"name": "squared_norm"}, "reg": {"energy_scale": {}}, "metrics": {"brightness": {}}}
+        {
+            "steps": 4,
+            "batch_size": 8,
+            "log_every": 2,
+            "eval_every": 2,
+            "runs_dir": str(tmp_path),
+            "name": "s",
+            "device": "cpu",
+            "data": {"name": "stripes", "count": 16},
+            "generator": {"name": "linear"},
+            "energy": {"name": "squared_norm"},
+            "reg": {"energy_scale": {}},
+            "metrics": {"brightness": {}},
+        }
     )
     run = train(config, plugins=plugins)
     assert run.status == "finished"
     assert recorder.events == [
-        ("on_train_start", 0), ("on_log", 2), ("on_evaluate", 2), ("on_log", 4), ("on_evaluate", 4),
+        ("on_train_start", 0),
+        ("on_log", 2),
+        ("on_evaluate", 2),
+        ("on_log", 4),
+        ("on_evaluate", 4),
         ("on_train_end:finished", 4),
     ]
     assert (tmp_path / "s" / "samples" / "step-0000004.png").exists()
@@ -168,8 +183,8 @@ def test_a_name_registered_by_two_plugins_names_both() -> None:
 
     plugins = load_plugins()
     plugins.manager.register(Impostor(), name="impostor")
-    with pytest.raises(PluginError, match="loss 'margin' is registered by two plugins: 'margin' and 'impostor'|'impostor' and 'margin'"):
-        plugins.registries
+    with pytest.raises(PluginError, match=r"loss 'margin' is registered by two plugins: 'margin' and 'impostor'|'impostor' and 'margin'"):
+        _ = plugins.registries
 
 
 def test_blocked_builtin_is_not_loaded() -> None:

@@ -10,10 +10,7 @@ import pytest
 from energan import hookspecs
 
 ROOT = Path(__file__).parents[1]
-HOOKS = sorted(
-    name for name, value in vars(hookspecs).items()
-    if inspect.isfunction(value) and hasattr(value, "energan_spec")
-)
+HOOKS = sorted(name for name, value in vars(hookspecs).items() if inspect.isfunction(value) and hasattr(value, "energan_spec"))
 
 
 def test_there_are_hooks() -> None:

@@ -47,8 +47,17 @@ def _on_grid(p_spec: str, q_spec: str, resolution: int) -> tuple[torch.Tensor, t
 
 # --- densities -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec", [P_SPEC, "uniform(-1, 2)", "mixture(normal(-2, .5), uniform(0, 3), weights=[.7, .3])",
-                                  "normal([0, 0], [1, 2])", "uniform([-1, -1], [1, 1])"])
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        P_SPEC,
+        "uniform(-1, 2)",
+        "mixture(normal(-2, .5), uniform(0, 3), weights=[.7, .3])",
+        "normal([0, 0], [1, 2])",
+        "uniform([-1, -1], [1, 1])",
+    ],
+)
 def test_densities_integrate_to_one_and_sample_their_support(spec: str) -> None:
     density = parse_density(spec)
     grid = grid_around([density], 801 if density.dim == 1 else 301)
@@ -64,23 +73,26 @@ def test_parsed_densities_have_the_stated_parameters() -> None:
     mixture = parse_density("mixture(normal(0, 1), uniform(2, 3), weights=[0.25, 0.75])")
     assert isinstance(mixture, Mixture) and isinstance(mixture.components[1], Uniform)
     assert mixture.log_prob(torch.tensor([[2.5]], dtype=torch.float64)).exp().item() == pytest.approx(
-        0.25 * math.exp(-2.5**2 / 2) / math.sqrt(2 * math.pi) + 0.75
+        0.25 * math.exp(-(2.5**2) / 2) / math.sqrt(2 * math.pi) + 0.75
     )
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("gauss(0, 1)", "unknown distribution 'gauss'"),
-    ("normal(0)", "normal takes two arguments"),
-    ("normal(0, -1)", "std must be > 0"),
-    ("normal(0, x)", "'x' is not a number"),
-    ("uniform(2, 1)", "need low < high"),
-    ("normal([0, 0], [1])", "mean has 2 coordinates but std has 1"),
-    ("mixture(normal(0, 1), normal(1, 1), weights=[0.5, 0.6])", "sum to 1"),
-    ("normal(0, 1", "not an expression"),
-    ("normal([[0, 1]], [[1, 1]])", "not a number or a flat list"),
-    ("normal(['a'], [1])", "not a number or a flat list"),
-    ("__import__('os')", "unknown distribution '__import__'"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("gauss(0, 1)", "unknown distribution 'gauss'"),
+        ("normal(0)", "normal takes two arguments"),
+        ("normal(0, -1)", "std must be > 0"),
+        ("normal(0, x)", "'x' is not a number"),
+        ("uniform(2, 1)", "need low < high"),
+        ("normal([0, 0], [1])", "mean has 2 coordinates but std has 1"),
+        ("mixture(normal(0, 1), normal(1, 1), weights=[0.5, 0.6])", "sum to 1"),
+        ("normal(0, 1", "not an expression"),
+        ("normal([[0, 1]], [[1, 1]])", "not a number or a flat list"),
+        ("normal(['a'], [1])", "not a number or a flat list"),
+        ("__import__('os')", "unknown distribution '__import__'"),
+    ],
+)
 def test_bad_density_specs_get_one_line_errors(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
         parse_density(spec)
@@ -88,6 +100,7 @@ def test_bad_density_specs_get_one_line_errors(spec: str, message: str) -> None:
 
 
 # --- the inner loop: pointwise and learned -----------------------------------------------------
+
 
 @pytest.mark.parametrize("p_spec, q_spec", PAIRS)
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -106,8 +119,10 @@ def test_margin_optimum_is_zero_or_m_and_never_in_between() -> None:
     _, _, p, q = _on_grid(P_SPEC, Q_SPEC, 401)
     numeric = optimal_discrepancy_numeric(MarginLoss(0.7), p, q)
     away = (q - p).abs() > 1e-9
-    assert torch.all(torch.isclose(numeric[away], torch.tensor(0.0, dtype=torch.float64), atol=1e-9)
-                     | torch.isclose(numeric[away], torch.tensor(0.7, dtype=torch.float64), atol=1e-9))
+    assert torch.all(
+        torch.isclose(numeric[away], torch.tensor(0.0, dtype=torch.float64), atol=1e-9)
+        | torch.isclose(numeric[away], torch.tensor(0.7, dtype=torch.float64), atol=1e-9)
+    )
 
 
 def test_an_unbounded_pointwise_objective_gives_minus_infinity() -> None:
@@ -116,9 +131,7 @@ def test_an_unbounded_pointwise_objective_gives_minus_infinity() -> None:
     class UnconstrainedMargin(MarginLoss):
         domain = (-math.inf, math.inf)
 
-    numeric = optimal_discrepancy_numeric(
-        UnconstrainedMargin(1.0), torch.tensor([0.2, 0.6, 0.0]), torch.tensor([0.6, 0.2, 0.0])
-    )
+    numeric = optimal_discrepancy_numeric(UnconstrainedMargin(1.0), torch.tensor([0.2, 0.6, 0.0]), torch.tensor([0.6, 0.2, 0.0]))
     assert numeric[0].item() == pytest.approx(1.0) and numeric[1].item() == -math.inf and math.isnan(numeric[2].item())
 
 
@@ -218,6 +231,7 @@ def test_as_image_puts_x_on_columns_and_y_on_rows() -> None:
 
 # --- whole analyses, third-party losses and the CLI ------------------------------------------
 
+
 def test_a_third_party_loss_without_closed_form_is_solved_numerically() -> None:
     plugins = load_plugins(["plugin_fixtures"])
     loss = plugins.registries.losses.get("exponential").build({})
@@ -237,8 +251,9 @@ def test_a_non_separable_loss_is_refused_by_name(cli) -> None:
 
 def test_lab_command_writes_the_figure_and_reports_the_theory(cli, tmp_path: Path) -> None:
     figure = tmp_path / "lab.png"
-    code, out, _ = cli("lab", "--loss", "margin", "--p", P_SPEC, "--q", Q_SPEC, "-o", figure,
-                       "--learn-steps", "300", "--resolution", "201", "--json")
+    code, out, _ = cli(
+        "lab", "--loss", "margin", "--p", P_SPEC, "--q", Q_SPEC, "-o", figure, "--learn-steps", "300", "--resolution", "201", "--json"
+    )
     assert code == 0
     digest = json.loads(out)
     assert digest["estimates"]["pointwise"]["max_abs_error"] < 1e-9
@@ -249,26 +264,45 @@ def test_lab_command_writes_the_figure_and_reports_the_theory(cli, tmp_path: Pat
 
 def test_lab_command_in_two_dimensions_with_tables(cli, tmp_path: Path) -> None:
     figure = tmp_path / "lab2d.pdf"
-    code, out, _ = cli("lab", "--loss", "logistic", "--set", "generator_loss=saturating",
-                       "--p", "normal([0, 0], [1, 1])", "--q", "mixture(normal([1, 1], [1, 1]), uniform([-2, -2], [0, 0]))",
-                       "-o", figure, "--learn-steps", "100", "--resolution", "41", "--theta-max", "1")
+    code, out, _ = cli(
+        "lab",
+        "--loss",
+        "logistic",
+        "--set",
+        "generator_loss=saturating",
+        "--p",
+        "normal([0, 0], [1, 1])",
+        "--q",
+        "mixture(normal([1, 1], [1, 1]), uniform([-2, -2], [0, 0]))",
+        "-o",
+        figure,
+        "--learn-steps",
+        "100",
+        "--resolution",
+        "41",
+        "--theta-max",
+        "1",
+    )
     assert code == 0, out
     assert "pointwise" in out and "learned" in out and "E_Q f(s*) [saturating]" in out and "KL(Q||P)" in out
     assert figure.read_bytes().startswith(b"%PDF")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--loss", "hinge"], "unknown loss 'hinge'"),
-    (["--set", "margin=-1"], "margin: -1.0 is outside the valid range"),
-    (["--set", "radius=2"], "has no parameter 'radius'"),
-    (["-o", "lab.xyz"], "unknown figure format 'xyz'"),
-    (["--theta-max", "inf"], "--theta-max inf"),
-    (["--p", "normal(0, 0)"], "std must be > 0"),
-    (["--p", "normal([0, 0], [1, 1])"], "P is 2-D but Q is 1-D"),
-    (["--resolution", "3"], "--resolution 3"),
-    (["--learn-steps", "-1"], "--learn-steps -1"),
-    (["--set", "margin"], "expected key=value"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--loss", "hinge"], "unknown loss 'hinge'"),
+        (["--set", "margin=-1"], "margin: -1.0 is outside the valid range"),
+        (["--set", "radius=2"], "has no parameter 'radius'"),
+        (["-o", "lab.xyz"], "unknown figure format 'xyz'"),
+        (["--theta-max", "inf"], "--theta-max inf"),
+        (["--p", "normal(0, 0)"], "std must be > 0"),
+        (["--p", "normal([0, 0], [1, 1])"], "P is 2-D but Q is 1-D"),
+        (["--resolution", "3"], "--resolution 3"),
+        (["--learn-steps", "-1"], "--learn-steps -1"),
+        (["--set", "margin"], "expected key=value"),
+    ],
+)
 def test_lab_command_errors_name_the_bad_value(cli, tmp_path: Path, args: list[str], message: str) -> None:
     code, _, err = cli("lab", "-o", tmp_path / "x.png", "--learn-steps", "0", *args)
     assert code == 1 and message in err, err
@@ -277,8 +311,24 @@ def test_lab_command_errors_name_the_bad_value(cli, tmp_path: Path, args: list[s
 
 def test_json_summary_is_strict_json_even_with_infinite_divergences(cli, tmp_path: Path) -> None:
     """A uniform P gives KL(Q‖P) = ∞ for every shift: the JSON says null, not Infinity or NaN."""
-    code, out, err = cli("lab", "--loss", "logistic", "--p", "uniform(-1, 1)", "--q", "normal(0, 0.5)", "--json",
-                         "-o", tmp_path / "u.png", "--learn-steps", "0", "--resolution", "201", "--theta-max", "1")
+    code, out, err = cli(
+        "lab",
+        "--loss",
+        "logistic",
+        "--p",
+        "uniform(-1, 1)",
+        "--q",
+        "normal(0, 0.5)",
+        "--json",
+        "-o",
+        tmp_path / "u.png",
+        "--learn-steps",
+        "0",
+        "--resolution",
+        "201",
+        "--theta-max",
+        "1",
+    )
     assert code == 0, err
     digest = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
     assert digest["outer"]["KL(Q||P)"]["gradient_at_edge"] is None

@@ -71,9 +71,29 @@ def test_mode_coverage_needs_declared_modes() -> None:
 
 
 def test_train_on_grid25_scores_mode_coverage_and_draws_scatter_plots(cli, tmp_path: Path) -> None:
-    code, out, err = cli("train", "--data", "grid25", "--metric", "mode_coverage", "--reg", "pullaway",
-                         "--steps", "20", "--name", "grid", "--set", f"runs_dir={tmp_path}", "--set", "eval_every=10",
-                         "--set", "data.points=2000", "--set", "metrics.mode_coverage.samples=500", "--device", "cpu")
+    code, _out, err = cli(
+        "train",
+        "--data",
+        "grid25",
+        "--metric",
+        "mode_coverage",
+        "--reg",
+        "pullaway",
+        "--steps",
+        "20",
+        "--name",
+        "grid",
+        "--set",
+        f"runs_dir={tmp_path}",
+        "--set",
+        "eval_every=10",
+        "--set",
+        "data.points=2000",
+        "--set",
+        "metrics.mode_coverage.samples=500",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     run = tmp_path / "grid"
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
@@ -81,18 +101,47 @@ def test_train_on_grid25_scores_mode_coverage_and_draws_scatter_plots(cli, tmp_p
     assert all(e["modes_total"] == 25 and 0 <= e["modes_covered"] <= 25 and 0 <= e["high_quality_share"] <= 1 for e in evals)
     assert "inception_score" not in evals[0]
     assert (run / "samples" / "step-0000020.png").read_bytes().startswith(b"\x89PNG")
-    assert 'mode_coverage' in (run / "config.toml").read_text()
+    assert "mode_coverage" in (run / "config.toml").read_text()
 
 
 def test_inception_score_on_unlabelled_points_is_a_clear_error(cli, tmp_path: Path) -> None:
-    code, _, err = cli("train", "--data", "ring8", "--steps", "2", "--name", "r", "--set", f"runs_dir={tmp_path}",
-                       "--set", "data.points=200", "--device", "cpu")
-    assert code == 1 and "cannot have an Inception Score" in err
+    code, _, err = cli(
+        "train",
+        "--data",
+        "ring8",
+        "--steps",
+        "2",
+        "--name",
+        "r",
+        "--set",
+        f"runs_dir={tmp_path}",
+        "--set",
+        "data.points=200",
+        "--device",
+        "cpu",
+    )
+    assert code == 1 and "metric 'inception_score' needs test split but dataset 'ring8" in err
+    assert not (tmp_path / "r").exists()  # refused before the run started
 
 
 def test_metric_none_trains_without_metrics(cli, tmp_path: Path) -> None:
-    code, _, err = cli("train", "--data", "ring8", "--metric", "none", "--steps", "4", "--name", "r",
-                       "--set", f"runs_dir={tmp_path}", "--set", "data.points=200", "--device", "cpu")
+    code, _, err = cli(
+        "train",
+        "--data",
+        "ring8",
+        "--metric",
+        "none",
+        "--steps",
+        "4",
+        "--name",
+        "r",
+        "--set",
+        f"runs_dir={tmp_path}",
+        "--set",
+        "data.points=200",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert all(not math.isnan(r["loss_d"]) for r in records if r["kind"] == "train")
@@ -100,19 +149,51 @@ def test_metric_none_trains_without_metrics(cli, tmp_path: Path) -> None:
     assert (tmp_path / "r" / "samples" / "step-0000004.png").exists()  # the final scatter plot still
 
 
-@pytest.mark.parametrize("family", [[], ["--reg", "none"], ["--loss", "logistic", "--energy", "logit", "--reg", "none"]],
-                         ids=["ebgan-pt", "ebgan", "gan"])
+@pytest.mark.parametrize(
+    "family", [[], ["--reg", "none"], ["--loss", "logistic", "--energy", "logit", "--reg", "none"]], ids=["ebgan-pt", "ebgan", "gan"]
+)
 def test_grid25_example_config_runs(cli, tmp_path: Path, family: list[str]) -> None:
     config = Path(__file__).parents[1] / "examples" / "configs" / "grid25.toml"
-    code, _, err = cli("train", "--config", config, *family, "--steps", "3", "--name", "x", "--set", f"runs_dir={tmp_path}",
-                       "--set", "data.points=500", "--set", "metrics.mode_coverage.samples=100", "--device", "cpu")
+    code, _, err = cli(
+        "train",
+        "--config",
+        config,
+        *family,
+        "--steps",
+        "3",
+        "--name",
+        "x",
+        "--set",
+        f"runs_dir={tmp_path}",
+        "--set",
+        "data.points=500",
+        "--set",
+        "metrics.mode_coverage.samples=100",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert '"modes_covered"' in (tmp_path / "x" / "metrics.jsonl").read_text()
 
 
 def test_evaluate_with_another_metric_appends_to_the_metrics_log(cli, tmp_path: Path) -> None:
-    code, _, err = cli("train", "--data", "ring8", "--metric", "none", "--steps", "4", "--name", "r",
-                       "--set", f"runs_dir={tmp_path}", "--set", "data.points=300", "--device", "cpu")
+    code, _, err = cli(
+        "train",
+        "--data",
+        "ring8",
+        "--metric",
+        "none",
+        "--steps",
+        "4",
+        "--name",
+        "r",
+        "--set",
+        f"runs_dir={tmp_path}",
+        "--set",
+        "data.points=300",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     code, out, err = cli("evaluate", tmp_path / "r", "--metric", "mode_coverage")
     assert code == 0, err

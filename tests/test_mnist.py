@@ -10,18 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mnist_files import idx_bytes, write_mnist
 
 from energan.data.idx import read_idx
 from energan.data.mnist import FILES, load_mnist
 from energan.errors import DataError
-from mnist_files import idx_bytes, write_mnist
 
 
-@pytest.mark.parametrize("array", [
-    np.arange(24, dtype=np.uint8).reshape(2, 3, 4),
-    np.array([-3, 7, 300], dtype=np.int16),
-    np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2),
-], ids=["ubyte-3d", "short-1d", "float-2d"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(24, dtype=np.uint8).reshape(2, 3, 4),
+        np.array([-3, 7, 300], dtype=np.int16),
+        np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2),
+    ],
+    ids=["ubyte-3d", "short-1d", "float-2d"],
+)
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
 def test_idx_round_trip(tmp_path: Path, array: np.ndarray, gz: bool) -> None:
     path = tmp_path / "x.idx"
@@ -30,12 +34,15 @@ def test_idx_round_trip(tmp_path: Path, array: np.ndarray, gz: bool) -> None:
     assert torch.equal(read_idx(path), torch.from_numpy(array))
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"\x01\x02\x08\x01" + b"\x00" * 8, "not an IDX file (magic 01020801"),
-    (b"", "magic empty"),
-    (b"\x00\x00\x08\x01" + struct.pack(">i", 5) + b"\x00\x00", "header says shape (5,) (5 bytes) but 2 bytes follow"),
-    (b"\x1f\x8b\x00\x00garbage", "corrupt gzip"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x01\x02\x08\x01" + b"\x00" * 8, "not an IDX file (magic 01020801"),
+        (b"", "magic empty"),
+        (b"\x00\x00\x08\x01" + struct.pack(">i", 5) + b"\x00\x00", "header says shape (5,) (5 bytes) but 2 bytes follow"),
+        (b"\x1f\x8b\x00\x00garbage", "corrupt gzip"),
+    ],
+)
 def test_bad_idx_files_get_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.idx"
     path.write_bytes(content)
@@ -74,8 +81,25 @@ def test_mismatched_labels_are_an_error(tmp_path: Path) -> None:
 
 def test_train_on_mnist_files(cli, tmp_path: Path) -> None:
     write_mnist(tmp_path / "mnist")
-    code, _, err = cli("train", "--data", "mnist", "--data-dir", tmp_path / "mnist", "--metric", "none", "--steps", "3",
-                       "--name", "m", "--set", f"runs_dir={tmp_path / 'runs'}", "--set", "batch_size=8", "--device", "cpu")
+    code, _, err = cli(
+        "train",
+        "--data",
+        "mnist",
+        "--data-dir",
+        tmp_path / "mnist",
+        "--metric",
+        "none",
+        "--steps",
+        "3",
+        "--name",
+        "m",
+        "--set",
+        f"runs_dir={tmp_path / 'runs'}",
+        "--set",
+        "batch_size=8",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert (tmp_path / "runs" / "m" / "checkpoints" / "last.pt").exists()
 

@@ -47,7 +47,10 @@ def _run(config: Path, out: Path) -> subprocess.CompletedProcess:
     bin_dir = str(Path(sys.executable).parent)
     return subprocess.run(
         [sys.executable, str(SCRIPT), "--config", str(config), "--seeds", "0", "0", "--jobs", "2", "--out", str(out)],
-        capture_output=True, text=True, env={"PATH": bin_dir, "ENERGAN_CACHE_DIR": str(out / "cache")}, timeout=600,
+        capture_output=True,
+        text=True,
+        env={"PATH": bin_dir, "ENERGAN_CACHE_DIR": str(out / "cache")},
+        timeout=600,
     )
 
 
@@ -56,9 +59,13 @@ def test_every_family_in_the_report_reruns_skip_and_more_steps_resume(tmp_path: 
     config.write_text(TINY)
     out = tmp_path / "out"
     assert _run(config, out).returncode == 0
-    assert sorted(path.name for path in out.iterdir() if path.is_dir() and path.name != "cache") == ["ebgan-pt-seed0", "ebgan-seed0", "gan-seed0"]
+    assert sorted(path.name for path in out.iterdir() if path.is_dir() and path.name != "cache") == [
+        "ebgan-pt-seed0",
+        "ebgan-seed0",
+        "gan-seed0",
+    ]
     report = (out / "report.md").read_text()
-    rows = [line for line in report.splitlines() if line.startswith("| ebgan") or line.startswith("| gan")]
+    rows = [line for line in report.splitlines() if line.startswith(("| ebgan", "| gan"))]
     assert [row.split("|")[1].strip() for row in rows] == ["ebgan", "ebgan-pt", "gan"]
     assert all(" of 25 |" in row for row in rows) and "after 6 steps" in report
     gan_config = (out / "gan-seed0" / "config.toml").read_text()
@@ -79,7 +86,7 @@ def test_every_family_in_the_report_reruns_skip_and_more_steps_resume(tmp_path: 
 
 def test_a_run_that_fails_is_named_with_its_log(tmp_path: Path) -> None:
     config = tmp_path / "broken.toml"
-    config.write_text(TINY.replace('margin = 0.1', 'margin = -1'))
+    config.write_text(TINY.replace("margin = 0.1", "margin = -1"))
     result = _run(config, tmp_path / "out")
     assert result.returncode == 1
     assert "mode_collapse: " in result.stderr and "stopped before its mode_coverage at step 6" in result.stderr

@@ -10,15 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mnist_files import write_mnist
 from PIL import Image
 
 from energan.checkpoint import FORMAT, load_checkpoint
 from energan.errors import CheckpointError
-from mnist_files import write_mnist
 
 IS_SETTINGS = [
-    "--set", "metrics.inception_score.samples=40", "--set", "metrics.inception_score.training_samples=40",
-    "--set", "metrics.inception_score.splits=2",
+    "--set",
+    "metrics.inception_score.samples=40",
+    "--set",
+    "metrics.inception_score.training_samples=40",
+    "--set",
+    "metrics.inception_score.splits=2",
 ]
 
 
@@ -28,8 +32,18 @@ def mnist_run(tmp_path: Path, quick_config, cli) -> Path:
     data_dir = tmp_path / "mnist-files"
     write_mnist(data_dir, train=60, test=20)
     code, _, err = cli(
-        "train", "--config", str(quick_config(6)), "--data", "mnist", "--data-dir", str(data_dir),
-        "--metric", "inception_score", *IS_SETTINGS, "--name", "saved",
+        "train",
+        "--config",
+        str(quick_config(6)),
+        "--data",
+        "mnist",
+        "--data-dir",
+        str(data_dir),
+        "--metric",
+        "inception_score",
+        *IS_SETTINGS,
+        "--name",
+        "saved",
     )
     assert code == 0, err
     return tmp_path / "runs" / "saved"
@@ -37,10 +51,10 @@ def mnist_run(tmp_path: Path, quick_config, cli) -> Path:
 
 def test_sample_and_evaluate_need_no_data_directory(mnist_run: Path, tmp_path: Path, cli) -> None:
     shutil.rmtree(tmp_path / "mnist-files")
-    code, out, err = cli("sample", str(mnist_run), "-n", "16", "-o", str(tmp_path / "grid.png"))
+    code, _, err = cli("sample", str(mnist_run), "-n", "16", "-o", str(tmp_path / "grid.png"))
     assert code == 0, err
     assert Image.open(tmp_path / "grid.png").size == (8 * 30 + 2, 2 * 30 + 2)  # 28-pixel digits, 2-pixel padding
-    code, out, err = cli("evaluate", str(mnist_run), "--metric", "inception_score", *IS_SETTINGS[:2], *IS_SETTINGS[4:])
+    code, _out, err = cli("evaluate", str(mnist_run), "--metric", "inception_score", *IS_SETTINGS[:2], *IS_SETTINGS[4:])
     assert code == 0, err
     last = json.loads((mnist_run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["kind"] == "evaluate" and last["step"] == 6 and 1.0 <= last["inception_score"] <= 10.0

@@ -103,8 +103,13 @@ def test_bad_values_name_the_key_and_the_value(key: str, raw: object, message: s
 
 @pytest.mark.parametrize(
     ("key", "raw", "bounds"),
-    [("count", "0", "[1, 10]"), ("count", "11", "[1, 10]"), ("rate", "1.5", "[0.0, 1.0]"),
-     ("rate", "-0.1", "[0.0, 1.0]"), ("limit", "-1", "[0, inf]")],
+    [
+        ("count", "0", "[1, 10]"),
+        ("count", "11", "[1, 10]"),
+        ("rate", "1.5", "[0.0, 1.0]"),
+        ("rate", "-0.1", "[0.0, 1.0]"),
+        ("limit", "-1", "[0, inf]"),
+    ],
 )
 def test_out_of_range_names_the_range(key: str, raw: str, bounds: str) -> None:
     with pytest.raises(ConfigError, match="outside the valid range") as info:
@@ -153,8 +158,7 @@ def test_no_params_component_rejects_values() -> None:
 
 def test_params_dict_and_describe() -> None:
     assert params_dict(None) == {}
-    assert params_dict(Example()) == {"count": 3, "rate": 0.5, "flag": False, "limit": None, "mode": "fast",
-                                      "sizes": (1, 2)}
+    assert params_dict(Example()) == {"count": 3, "rate": 0.5, "flag": False, "limit": None, "mode": "fast", "sizes": (1, 2)}
     rows = {row["name"]: row for row in describe_params(Example)}
     assert rows["count"]["low"] == 1 and rows["count"]["high"] == 10 and rows["count"]["type"] == "int"
     assert rows["mode"]["choices"] == ["fast", "slow"] and rows["mode"]["default"] == "fast"
@@ -186,8 +190,7 @@ def valid_number(draw):
         hi = int(high) if high is not None else 10**12
         value = draw(st.integers(min_value=lo, max_value=hi))
     else:
-        value = draw(st.floats(min_value=low, max_value=high if high is not None else 1e300,
-                               allow_nan=False, allow_infinity=False))
+        value = draw(st.floats(min_value=low, max_value=high if high is not None else 1e300, allow_nan=False, allow_infinity=False))
     return cls, field.name, value
 
 
@@ -210,8 +213,11 @@ def out_of_range_number(draw):
     if "int" in str(kind):
         value = draw(st.integers(max_value=int(low) - 1) if below else st.integers(min_value=int(high) + 1))
     else:
-        strategy = st.floats(max_value=low, allow_nan=False, allow_infinity=False).filter(lambda v: v < low) if below \
+        strategy = (
+            st.floats(max_value=low, allow_nan=False, allow_infinity=False).filter(lambda v: v < low)
+            if below
             else st.floats(min_value=high, allow_nan=False, allow_infinity=False).filter(lambda v: v > high)
+        )
         value = draw(strategy)
     return cls, field.name, value
 
@@ -303,13 +309,15 @@ def test_real_registry_unknown_name(registries) -> None:
 def test_plugin_clashing_with_a_builtin_names_both(tmp_path: Path) -> None:
     stem = f"clash_{uuid.uuid4().hex}"
     path = tmp_path / f"{stem}.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         from energan import hookimpl
 
         @hookimpl
         def register_losses(register):
             register("margin", lambda: None)
-    """))
+    """)
+    )
     plugins = load_plugins([str(path)])
     with pytest.raises(PluginError) as info:
         plugins.registries  # noqa: B018

@@ -13,15 +13,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
 from pullaway_checks import assert_matches_reference, odd_layouts, special_rows, value_and_grad
 
 from energan.kernels import IMPLEMENTATIONS, pullaway, pullaway_reference
 
 IMPL = "fused"
 SHAPES = [(2, 1), (2, 5), (3, 3), (5, 17), (17, 5), (64, 64), (63, 65), (65, 63), (128, 8), (8, 128), (300, 20)]
-
-
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -95,11 +92,15 @@ def rows_bounded_away_from_zero(codes: np.ndarray) -> bool:
     return bool((np.linalg.norm(codes, axis=1) >= 0.1).all())
 
 
-codes_strategy = st.integers(2, 9).flatmap(
-    lambda n: st.integers(1, 9).flatmap(
-        lambda d: arrays(np.float64, (n, d), elements=st.floats(-10, 10, allow_nan=False, allow_infinity=False))
+codes_strategy = (
+    st.integers(2, 9)
+    .flatmap(
+        lambda n: st.integers(1, 9).flatmap(
+            lambda d: arrays(np.float64, (n, d), elements=st.floats(-10, 10, allow_nan=False, allow_infinity=False))
+        )
     )
-).filter(rows_bounded_away_from_zero)
+    .filter(rows_bounded_away_from_zero)
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -154,7 +155,7 @@ def test_too_few_rows_is_an_error(shape: tuple[int, ...], impl: str) -> None:
 
 
 def test_integer_codes_are_an_error() -> None:
-    with pytest.raises(ValueError, match="floating-point codes, got dtype torch.int64"):
+    with pytest.raises(ValueError, match=r"floating-point codes, got dtype torch\.int64"):
         pullaway(torch.ones(3, 2, dtype=torch.long))
 
 

@@ -9,28 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from energan.checkpoint import Checkpoint, load_checkpoint
+from checks import assert_same_weights
 from plugin_fixtures import STOP_AT_STEP
 
+from energan.checkpoint import load_checkpoint
+
 # dropout and two D steps per G step exercise every random stream; EMA exercises its state
-EXTRA = ("--set", "d_steps=2", "--set", "ema=true", "--set", "ema_decay=0.9", "--set", "energy.dropout=0.2",
-         "--reg", "pullaway")
-
-
-def assert_same_weights(a: Checkpoint, b: Checkpoint) -> None:
-    for part in ("generator", "energy", "ema", "optimizer_d"):
-        left, right = (a.training[part], b.training[part]) if part.startswith("optimizer") else (a.model[part], b.model[part])
-        if left is None or right is None:
-            assert left is None and right is None, f"{part} saved in one run only"
-            continue
-        if part.startswith("optimizer"):
-            left = {k: v for s in left["state"].values() for k, v in s.items()}
-            right = {k: v for s in right["state"].values() for k, v in s.items()}
-        assert left.keys() == right.keys()
-        for key in left:
-            assert torch.equal(left[key], right[key]), f"{part}.{key} differs"
+EXTRA = ("--set", "d_steps=2", "--set", "ema=true", "--set", "ema_decay=0.9", "--set", "energy.dropout=0.2", "--reg", "pullaway")
 
 
 def test_stopped_then_resumed_equals_uninterrupted(cli, quick_config, tmp_path: Path) -> None:
@@ -52,8 +37,9 @@ def test_ctrl_c_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path) ->
     path = quick_config(steps=600)
     runs = tmp_path / "runs"
     energan = [sys.executable, "-m", "energan.cli"]
-    process = subprocess.Popen([*energan, "train", "--config", path, "--name", "interrupted"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*energan, "train", "--config", path, "--name", "interrupted"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     log = runs / "interrupted" / "metrics.jsonl"
     deadline = time.monotonic() + 60
     while not (log.exists() and log.read_text().count("\n") >= 5) and time.monotonic() < deadline:

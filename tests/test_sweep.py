@@ -87,9 +87,11 @@ def test_ebgan_pt_family_adds_the_pull_away_term() -> None:
 
 
 def test_bad_grids_and_families_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32, seeds"):
+    with pytest.raises(
+        ConfigError, match=r"unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32, seeds"
+    ):
         load_grid("paper-mnst")
-    with pytest.raises(ConfigError, match="unknown family 'ebgn'.*valid: ebgan, ebgan-pt, gan"):
+    with pytest.raises(ConfigError, match=r"unknown family 'ebgn'.*valid: ebgan, ebgan-pt, gan"):
         check_family("ebgn")
     with pytest.raises(ConfigError, match=r"nLayerG = \[\] must be a non-empty list"):
         grid_from_dict("g", {"knobs": {"nLayerG": []}}, "g.toml")
@@ -103,10 +105,10 @@ def test_bad_grids_and_families_are_one_line_errors(tmp_path: Path) -> None:
 
 def test_a_grid_file_with_a_bad_knob_value_fails_before_any_point_runs(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[knobs]\nnLayerG = [2, 99]\n[family_knobs.gan]\nlr = [1e-3]\n[set]\nbatch_size = 16\n')
+    path.write_text("[knobs]\nnLayerG = [2, 99]\n[family_knobs.gan]\nlr = [1e-3]\n[set]\nbatch_size = 16\n")
     grid = load_grid(str(path))
     assert grid == Grid("bad", {"nLayerG": [2, 99]}, {"gan": {"lr": [0.001]}}, {"batch_size": 16})
-    with pytest.raises(ConfigError, match="nLayerG=99.*n_layers"):
+    with pytest.raises(ConfigError, match=r"nLayerG=99.*n_layers"):
         validate(SweepSpec(grid, "ebgan"), load_plugins().registries)
 
 
@@ -126,7 +128,9 @@ HISTORY = [
     _trial(4, State.WAITING, 4),
     _trial(5, State.PRUNED, 0, surplus=True),
     _trial(6, State.COMPLETE, 1, 7.0),
-    _trial(7, State.FAIL, 5), _trial(8, State.FAIL, 5), _trial(9, State.FAIL, 5),  # lost three times: failed
+    _trial(7, State.FAIL, 5),
+    _trial(8, State.FAIL, 5),
+    _trial(9, State.FAIL, 5),  # lost three times: failed
     _trial(10, State.RUNNING, None),  # asked for while the queue was empty: not a point's attempt
 ]
 
@@ -216,7 +220,9 @@ def test_report_covers_knobs_the_families_do_not_share(tmp_path: Path) -> None:
     from energan.sweep.results import FamilyResults
 
     def family(name: str, knobs: dict, scores: list[float]) -> FamilyResults:
-        points = [dict(zip(knobs, values, strict=True)) for values in zip(*[v * (len(scores) // len(v)) for v in knobs.values()], strict=True)]
+        points = [
+            dict(zip(knobs, values, strict=True)) for values in zip(*[v * (len(scores) // len(v)) for v in knobs.values()], strict=True)
+        ]
         return FamilyResults(name, knobs, len(scores), [PointResult(name, p, s) for p, s in zip(points, scores, strict=True)])
 
     ebgan = family("ebgan", {"nLayerG": [2, 3]}, [5.0, 6.0])

@@ -40,9 +40,29 @@ def _grid(tmp_path: Path, extra: str = "") -> Path:
 
 def _sweep_args(tmp_path: Path, grid: Path, storage: str, steps: int, *more: str) -> list[str]:
     return [
-        sys.executable, "-m", "energan.cli", "sweep", "--grid", str(grid), "--family", "ebgan",
-        "--steps", str(steps), "--storage", storage, "--runs-dir", str(tmp_path / "runs"), "--data", "digits",
-        "--heartbeat", "1", "--threads", "1", "--study", "tiny", *more,
+        sys.executable,
+        "-m",
+        "energan.cli",
+        "sweep",
+        "--grid",
+        str(grid),
+        "--family",
+        "ebgan",
+        "--steps",
+        str(steps),
+        "--storage",
+        storage,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--data",
+        "digits",
+        "--heartbeat",
+        "1",
+        "--threads",
+        "1",
+        "--study",
+        "tiny",
+        *more,
     ]
 
 
@@ -80,7 +100,7 @@ def test_tiny_grid_end_to_end_with_report(tmp_path: Path, sqlite_url: str, cli) 
         assert (tmp_path / run_dir / "checkpoints" / "last.pt").exists() and 1.0 <= trial.value <= 10.0
     # the report reads the same storage
     output = tmp_path / "report"
-    code, out, err = cli("report", "tiny", "--storage", sqlite_url, "--output", output, "--threshold", "1.0")
+    code, _, err = cli("report", "tiny", "--storage", sqlite_url, "--output", output, "--threshold", "1.0")
     assert code == 0, err
     assert {p.name for p in output.glob("*.png")} == {"hist-all.png", "hist-nLayerG.png", "hist-sizeD.png", "heatmap-nLayerG-sizeD.png"}
     text = (output / "report.md").read_text()
@@ -88,7 +108,7 @@ def test_tiny_grid_end_to_end_with_report(tmp_path: Path, sqlite_url: str, cli) 
     median = (scores[1] + scores[2]) / 2
     assert f"| ebgan | 4 | 4 | 0 | {median:.2f} |" in text and f"{scores[-1]:.2f} | 100 % |" in text
     # --points: every point with its protocol, and their final samples side by side
-    code, out, err = cli("report", "tiny", "--storage", sqlite_url, "--output", output, "--points")
+    code, _out, err = cli("report", "tiny", "--storage", sqlite_url, "--output", output, "--points")
     assert code == 0, err
     text = (output / "report.md").read_text()
     assert (output / "samples.png").exists() and "![final samples of every point](samples.png)" in text
@@ -113,8 +133,21 @@ def test_missing_data_stops_the_sweep_before_any_worker_starts(tmp_path: Path, s
     empty = tmp_path / "mnist"
     empty.mkdir()
     code, _, err = cli(
-        "sweep", "--grid", _grid(tmp_path), "--family", "ebgan", "--data", "mnist", "--data-dir", empty,
-        "--storage", sqlite_url, "--runs-dir", tmp_path / "runs", "--study", "tiny",
+        "sweep",
+        "--grid",
+        _grid(tmp_path),
+        "--family",
+        "ebgan",
+        "--data",
+        "mnist",
+        "--data-dir",
+        empty,
+        "--storage",
+        sqlite_url,
+        "--runs-dir",
+        tmp_path / "runs",
+        "--study",
+        "tiny",
     )
     assert code == 1 and err.startswith("energan: error: ") and str(empty) in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()  # no worker started, no point trained
@@ -122,8 +155,14 @@ def test_missing_data_stops_the_sweep_before_any_worker_starts(tmp_path: Path, s
 
 def _start_and_wait_for_a_training_point(tmp_path: Path, grid: Path, storage: str) -> tuple[subprocess.Popen, list, list]:
     """Start a sweep in its own process group; return once a point finished and another is training."""
-    sweep = subprocess.Popen(_sweep_args(tmp_path, grid, storage, 600), cwd=tmp_path, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sweep = subprocess.Popen(
+        _sweep_args(tmp_path, grid, storage, 600),
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -173,9 +212,11 @@ def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path: Path
 
 
 def test_two_sweep_commands_share_one_storage(tmp_path: Path, sqlite_url: str) -> None:
-    grid = _grid(tmp_path, extra='dropoutD = [true, false]')
+    grid = _grid(tmp_path, extra="dropoutD = [true, false]")
     commands = [
-        subprocess.Popen(_sweep_args(tmp_path, grid, sqlite_url, 150), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            _sweep_args(tmp_path, grid, sqlite_url, 150), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     for command in commands:
@@ -209,6 +250,6 @@ def test_two_workers_on_postgresql(tmp_path: Path, postgres_url: str, cli) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     trials = optuna.load_study(study_name=f"{study}/ebgan", storage=postgres_url).get_trials()
     _assert_each_point_trained_once(trials, 4)
-    code, out, err = cli("report", study, "--storage", postgres_url, "--output", tmp_path / "report")
+    code, _out, err = cli("report", study, "--storage", postgres_url, "--output", tmp_path / "report")
     assert code == 0, err
     assert "| ebgan | 4 | 4 | 0 |" in (tmp_path / "report" / "report.md").read_text()

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from quick_config import QUICK_CONFIG
 
 from energan.cli import main
 from energan.default_plugins.tensorboard import MISSING
 from energan.images import MIN_SIDE
-from quick_config import QUICK_CONFIG
 
 RUN = ("--set", "eval_every=4")  # 8 steps: scalars at 2, 4, 6, 8; samples at 4 and 8
 
@@ -96,9 +96,29 @@ def test_resume_appends_and_drops_events_past_the_checkpoint(tmp_path: Path) -> 
 
 def test_point_data_gets_a_scatter_plot_and_metrics(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
-    code = main(["train", "--data", "grid25", "--metric", "mode_coverage", "--steps", "4", "--name", "points",
-                 "--set", f"runs_dir={tmp_path}", "--set", "data.points=500", "--set", "metrics.mode_coverage.samples=100",
-                 "--device", "cpu", "--log", "tensorboard"])
+    code = main(
+        [
+            "train",
+            "--data",
+            "grid25",
+            "--metric",
+            "mode_coverage",
+            "--steps",
+            "4",
+            "--name",
+            "points",
+            "--set",
+            f"runs_dir={tmp_path}",
+            "--set",
+            "data.points=500",
+            "--set",
+            "metrics.mode_coverage.samples=100",
+            "--device",
+            "cpu",
+            "--log",
+            "tensorboard",
+        ]
+    )
     assert code == 0
     assert_scalars_match_metrics_log(tmp_path / "points")
     assert "eval/modes_covered" in logged(tmp_path / "points")

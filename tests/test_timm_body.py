@@ -28,10 +28,13 @@ def test_timm_encoder_energy_is_finite_with_gradients(autoencoder, model: str, s
     assert torch.allclose(out.energy, (out.reconstruction - x).square().mean(dim=(1, 2, 3)))  # D(x) = MSE
 
 
-@pytest.mark.parametrize(("model", "message"), [
-    ("resnet1888", "unknown timm model 'resnet1888'"),
-    ("vit_tiny_patch16_224", "cannot encode 1×8×8 images with features_only"),  # 16×16 patches
-])
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("resnet1888", "unknown timm model 'resnet1888'"),
+        ("vit_tiny_patch16_224", "cannot encode 1×8×8 images with features_only"),  # 16×16 patches
+    ],
+)
 def test_bad_timm_models_are_one_line_errors(autoencoder, model: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
         autoencoder.build({"body": "timm", "timm_model": model}, shape=(1, 8, 8))

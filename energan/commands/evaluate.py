@@ -11,11 +11,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="run directory, e.g. runs/NAME")
     parser.add_argument("--checkpoint", default="last", help="last, best or a checkpoint path")
     parser.add_argument(
-        "--metric", action="append", metavar="NAME",
+        "--metric",
+        action="append",
+        metavar="NAME",
         help="score with this metric (default parameters) instead of the run's own; repeatable",
     )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="metrics.NAME.KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="metrics.NAME.KEY=VALUE",
         help="a metric parameter: metrics.fid.samples=20000, metrics.inception_score.samples=5000",
     )
     parser.set_defaults(handler=run)

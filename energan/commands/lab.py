@@ -22,7 +22,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--loss", default="margin", help="any registered separable loss (default margin)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a loss parameter, e.g. --set margin=0.5 (repeatable)",
     )
     parser.add_argument("--p", default=DEFAULT_P, metavar="SPEC", help=f"the real density (default {DEFAULT_P!r})")
@@ -107,8 +111,14 @@ def run(args: argparse.Namespace) -> int:
     with Progress(transient=True, disable=args.json) as progress:
         task = progress.add_task("learning s* on samples", total=args.learn_steps)
         result = analyse(
-            loss, args.loss, p, q, resolution=args.resolution, learn_steps=args.learn_steps,
-            theta_max=args.theta_max, seed=args.seed,
+            loss,
+            args.loss,
+            p,
+            q,
+            resolution=args.resolution,
+            learn_steps=args.learn_steps,
+            theta_max=args.theta_max,
+            seed=args.seed,
             on_learn_step=lambda step: progress.update(task, completed=step),
         )
     save_figure(result, args.output)

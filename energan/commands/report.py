@@ -29,14 +29,32 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs-dir", default="runs", help="where the default storage lives")
     parser.add_argument("--output", type=Path, help="output directory (default <runs-dir>/sweeps/<STUDY>/report)")
     parser.add_argument("--threshold", type=float, help="IS threshold for the share column (default 80%% of the real images' IS)")
-    parser.add_argument("--heatmap", action="append", type=_pair, default=[], metavar="ROWS,COLUMNS",
-                        help="knob pair of a heat map; repeatable (default nLayerG,nLayerD and sizeG,sizeD)")
-    parser.add_argument("--points", action="store_true",
-                        help="also table every point (IS ± std, classes present, success, wall time) and show their final samples")
-    parser.add_argument("--success", type=float, default=SUCCESS_FRACTION, metavar="FRACTION",
-                        help=f"with --points: a point succeeds with IS ≥ FRACTION × the real images' IS (default {SUCCESS_FRACTION}) ...")
-    parser.add_argument("--min-share", type=float, default=MIN_CLASS_SHARE,
-                        help=f"... and every class holding at least this share of the samples (default {MIN_CLASS_SHARE})")
+    parser.add_argument(
+        "--heatmap",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="ROWS,COLUMNS",
+        help="knob pair of a heat map; repeatable (default nLayerG,nLayerD and sizeG,sizeD)",
+    )
+    parser.add_argument(
+        "--points",
+        action="store_true",
+        help="also table every point (IS ± std, classes present, success, wall time) and show their final samples",
+    )
+    parser.add_argument(
+        "--success",
+        type=float,
+        default=SUCCESS_FRACTION,
+        metavar="FRACTION",
+        help=f"with --points: a point succeeds with IS ≥ FRACTION × the real images' IS (default {SUCCESS_FRACTION}) ...",
+    )
+    parser.add_argument(
+        "--min-share",
+        type=float,
+        default=MIN_CLASS_SHARE,
+        help=f"... and every class holding at least this share of the samples (default {MIN_CLASS_SHARE})",
+    )
     parser.set_defaults(handler=run)
 
 

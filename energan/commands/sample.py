@@ -14,21 +14,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="run directory, e.g. runs/NAME")
     parser.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument(
-        "-o", "--output", type=Path, default=Path("samples.png"),
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("samples.png"),
         help="file to write: .png (a grid), .npz or .pt (the raw samples in [-1, 1], shape [N, C, H, W])",
     )
     parser.add_argument("--checkpoint", default="last", help="last, best or a checkpoint path")
     parser.add_argument("--seed", type=int, help="seed of z (default: the run's sample seed)")
     parser.add_argument(
-        "--interpolate", type=int, metavar="STEPS",
+        "--interpolate",
+        type=int,
+        metavar="STEPS",
         help="write a latent walk instead: 8 rows, each STEPS images from one random z to another",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from energan.images import save_grid
     from energan.errors import ConfigError
+    from energan.images import save_grid
     from energan.restore import open_run
     from energan.run import SAMPLE_SEED_OFFSET
 

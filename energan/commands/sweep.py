@@ -23,16 +23,29 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", default="", help="directory holding the dataset's files")
     parser.add_argument("--steps", type=int, default=1000, help="generator steps per point (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every point (default 0)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="fixed setting for every point: batch_size=32, reg.pullaway.weight=0.2")
-    parser.add_argument("--objective", default="inception_score",
-                        help="metric each point is scored by (default inception_score); its direction decides the best point")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fixed setting for every point: batch_size=32, reg.pullaway.weight=0.2",
+    )
+    parser.add_argument(
+        "--objective",
+        default="inception_score",
+        help="metric each point is scored by (default inception_score); its direction decides the best point",
+    )
     parser.add_argument("--study", help="sweep name in the storage (default <grid>-<data>-<steps>)")
     parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
     parser.add_argument("--threads", type=int, help="torch threads per worker (default: cores ÷ workers)")
-    parser.add_argument("--heartbeat", type=int, default=30,
-                        help="seconds between a worker's liveness signals; a point silent for 3× this is re-run (default 30)")
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=30,
+        help="seconds between a worker's liveness signals; a point silent for 3× this is re-run (default 30)",
+    )
     parser.add_argument("--runs-dir", default="runs", help="where point runs and the default storage live")
     parser.set_defaults(handler=run)
 
@@ -43,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from energan.sweep.grids import load_grid
     from energan.sweep.launch import launch
 
-    limits = (("--workers", args.workers, 1), ("--steps", args.steps, 1), ("--heartbeat", args.heartbeat, 1), ("--threads", args.threads, 1))
+    limits = (
+        ("--workers", args.workers, 1),
+        ("--steps", args.steps, 1),
+        ("--heartbeat", args.heartbeat, 1),
+        ("--threads", args.threads, 1),
+    )
     for name, value, low in limits:
         if value is not None and value < low:
             raise ConfigError(f"{name} {value}: must be ≥ {low}")
@@ -51,7 +69,17 @@ def run(args: argparse.Namespace) -> int:
     families = list(dict.fromkeys(check_family(family) for family in args.family))
     metric = args.loaded_plugins.registries.metrics.get(args.objective).build({})
     specs = [
-        SweepSpec(grid, family, args.data, args.data_dir, args.steps, args.seed, tuple(args.overrides), args.objective, bool(metric.higher_is_better))
+        SweepSpec(
+            grid,
+            family,
+            args.data,
+            args.data_dir,
+            args.steps,
+            args.seed,
+            tuple(args.overrides),
+            args.objective,
+            bool(metric.higher_is_better),
+        )
         for family in families
     ]
     for spec in specs:

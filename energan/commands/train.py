@@ -16,7 +16,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--loss", help="loss name (default margin)")
     parser.add_argument("--reg", action="append", metavar="NAME", help="regularizer name; repeatable; 'none' for none")
     parser.add_argument(
-        "--metric", action="append", metavar="NAME",
+        "--metric",
+        action="append",
+        metavar="NAME",
         help="metric name (default inception_score); repeatable; 'none' for none; e.g. mode_coverage for grid25",
     )
     parser.add_argument("--generator", help="generator name (default mlp)")
@@ -24,14 +26,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="directory holding the dataset's files")
     parser.add_argument("--download", action="store_true", help="let the dataset fetch its files into --data-dir (mnist)")
     parser.add_argument("--config", type=Path, help="TOML config file")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2",
+    )
     parser.add_argument("--steps", type=int, help="generator steps")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     parser.add_argument("--name", help="run name: the directory under runs/")
     parser.add_argument("--seed", type=int, help="seed of every random stream")
-    parser.add_argument("--log", action="append", metavar="NAME",
-                        help="enable an extra observer; repeatable: tensorboard (events in <run>/tensorboard/)")
+    parser.add_argument(
+        "--log", action="append", metavar="NAME", help="enable an extra observer; repeatable: tensorboard (events in <run>/tensorboard/)"
+    )
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR where it stopped")
     parser.set_defaults(handler=run)
 

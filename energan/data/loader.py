@@ -56,7 +56,6 @@ class PrefetchingStream:
         except DataError as error:  # re-raised from a worker with its traceback: keep the last line
             raise DataError(str(error).strip().splitlines()[-1].partition("DataError: ")[2] or str(error)) from None
 
-
     def close(self) -> None:
         """Stop the worker processes (dropping the DataLoader iterator shuts them down)."""
         self._batches = None

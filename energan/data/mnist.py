@@ -66,9 +66,7 @@ def load_mnist(data_dir: str | None, pad: bool, download: bool) -> ImageData:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataError(
-                f"mnist: {split} images of shape {tuple(images.shape)} do not match labels of shape {tuple(labels.shape)}"
-            )
+            raise DataError(f"mnist: {split} images of shape {tuple(images.shape)} do not match labels of shape {tuple(labels.shape)}")
 
     def scaled(images: torch.Tensor) -> torch.Tensor:
         images = rearrange(images.float(), "n h w -> n 1 h w") / 127.5 - 1.0

@@ -36,10 +36,16 @@ def read_rows() -> np.ndarray:
 def stratified_split(labels: torch.Tensor, test_per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Train and test indices: ``test_per_class`` random images of every class held out, both sorted."""
     generator = torch.Generator().manual_seed(seed)
-    test = torch.cat([
-        members[torch.randperm(len(members), generator=generator)[:test_per_class]]
-        for members in (torch.nonzero(labels == label).flatten() for label in labels.unique())
-    ]).sort().values
+    test = (
+        torch.cat(
+            [
+                members[torch.randperm(len(members), generator=generator)[:test_per_class]]
+                for members in (torch.nonzero(labels == label).flatten() for label in labels.unique())
+            ]
+        )
+        .sort()
+        .values
+    )
     held_out = torch.zeros(len(labels), dtype=torch.bool)
     held_out[test] = True
     return torch.nonzero(~held_out).flatten(), test

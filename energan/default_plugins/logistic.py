@@ -11,9 +11,7 @@ from energan.params import param
 
 @dataclass(frozen=True)
 class LogisticParams:
-    generator_loss: str = param(
-        "non-saturating", "generator objective f", choices=("non-saturating", "saturating")
-    )
+    generator_loss: str = param("non-saturating", "generator objective f", choices=("non-saturating", "saturating"))
 
 
 def build_logistic(params: LogisticParams) -> Any:

@@ -12,8 +12,10 @@ from energan.params import param
 @dataclass(frozen=True)
 class MarginParams:
     margin: float = param(
-        0.5, "m in [m − D(G(z))]⁺: the energy fakes are pushed up to, in the energy's units "
-        "(autoencoder mse / l1: a per-pixel mean; l2: the per-sample norm, where the paper uses 10 on MNIST)", low=0.0
+        0.5,
+        "m in [m − D(G(z))]⁺: the energy fakes are pushed up to, in the energy's units "
+        "(autoencoder mse / l1: a per-pixel mean; l2: the per-sample norm, where the paper uses 10 on MNIST)",
+        low=0.0,
     )
 
 

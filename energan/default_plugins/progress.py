@@ -29,17 +29,12 @@ class PlainStatus:
             return
         self.next_step = step + self.every
         remaining = (run.steps - step) / speed if speed > 0 else float("nan")
-        self.console.print(
-            f"{run.name} {step}/{run.steps}  {stats}  {speed:.1f} it/s  ETA {remaining:.0f}s", soft_wrap=True
-        )
+        self.console.print(f"{run.name} {step}/{run.steps}  {stats}  {speed:.1f} it/s  ETA {remaining:.0f}s", soft_wrap=True)
 
 
 def _stats(logs: dict[str, float]) -> str:
     extras = "".join(f"  {label} {logs[key]:.2f}" for key, label in EXTRAS.items() if key in logs)
-    return (
-        f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  "
-        f"E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}{extras}"
-    )
+    return f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}{extras}"
 
 
 @hookimpl

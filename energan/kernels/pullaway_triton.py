@@ -27,9 +27,20 @@ BLOCK_K = 32
 
 
 @triton.jit
-def _row_norms(s_ptr, stride_n, stride_d, n, d, eps2, r_ptr, total_ptr,
-               SUBTRACT_DIAGONAL: tl.constexpr, ACC: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_D: tl.constexpr):
+def _row_norms(
+    s_ptr,
+    stride_n,
+    stride_d,
+    n,
+    d,
+    eps2,
+    r_ptr,
+    total_ptr,
+    SUBTRACT_DIAGONAL: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     """r for a block of rows; with the D×D Gram also total −= Σ_i |ŝ_i|⁴."""
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     sq = tl.zeros([BLOCK_N], dtype=ACC)
@@ -46,8 +57,20 @@ def _row_norms(s_ptr, stride_n, stride_d, n, d, eps2, r_ptr, total_ptr,
 
 
 @triton.jit
-def _gram(s_ptr, stride_n, stride_d, n, d, r_ptr, gram_ptr, total_ptr,
-          ROWS: tl.constexpr, ACC: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_C: tl.constexpr):
+def _gram(
+    s_ptr,
+    stride_n,
+    stride_d,
+    n,
+    d,
+    r_ptr,
+    gram_ptr,
+    total_ptr,
+    ROWS: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_G: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     """One tile of ŜŜᵀ (ROWS, diagonal zeroed) or ŜᵀŜ; stores it and adds its squared sum."""
     i = tl.program_id(0) * BLOCK_G + tl.arange(0, BLOCK_G)
     j = tl.program_id(1) * BLOCK_G + tl.arange(0, BLOCK_G)
@@ -56,10 +79,8 @@ def _gram(s_ptr, stride_n, stride_d, n, d, r_ptr, gram_ptr, total_ptr,
     if ROWS:
         for start in range(0, d, BLOCK_C):
             k = start + tl.arange(0, BLOCK_C)
-            a = tl.load(s_ptr + i[:, None] * stride_n + k[None, :] * stride_d,
-                        mask=(i[:, None] < n) & (k[None, :] < d), other=0.0).to(ACC)
-            b = tl.load(s_ptr + j[None, :] * stride_n + k[:, None] * stride_d,
-                        mask=(j[None, :] < n) & (k[:, None] < d), other=0.0).to(ACC)
+            a = tl.load(s_ptr + i[:, None] * stride_n + k[None, :] * stride_d, mask=(i[:, None] < n) & (k[None, :] < d), other=0.0).to(ACC)
+            b = tl.load(s_ptr + j[None, :] * stride_n + k[:, None] * stride_d, mask=(j[None, :] < n) & (k[:, None] < d), other=0.0).to(ACC)
             acc = tl.dot(a, b, acc, input_precision="ieee")
         ri = tl.load(r_ptr + i, mask=i < n, other=0.0)
         rj = tl.load(r_ptr + j, mask=j < n, other=0.0)
@@ -68,19 +89,30 @@ def _gram(s_ptr, stride_n, stride_d, n, d, r_ptr, gram_ptr, total_ptr,
         for start in range(0, n, BLOCK_C):
             k = start + tl.arange(0, BLOCK_C)
             rk = tl.load(r_ptr + k, mask=k < n, other=0.0)
-            a = tl.load(s_ptr + k[None, :] * stride_n + i[:, None] * stride_d,
-                        mask=(k[None, :] < n) & (i[:, None] < d), other=0.0).to(ACC)
-            b = tl.load(s_ptr + k[:, None] * stride_n + j[None, :] * stride_d,
-                        mask=(k[:, None] < n) & (j[None, :] < d), other=0.0).to(ACC)
+            a = tl.load(s_ptr + k[None, :] * stride_n + i[:, None] * stride_d, mask=(k[None, :] < n) & (i[:, None] < d), other=0.0).to(ACC)
+            b = tl.load(s_ptr + k[:, None] * stride_n + j[None, :] * stride_d, mask=(k[:, None] < n) & (j[None, :] < d), other=0.0).to(ACC)
             acc = tl.dot(a * (rk * rk)[None, :], b, acc, input_precision="ieee")
     tl.store(gram_ptr + i[:, None] * size + j[None, :], acc, mask=(i[:, None] < size) & (j[None, :] < size))
     tl.atomic_add(total_ptr, tl.sum(acc * acc))
 
 
 @triton.jit
-def _gram_product(s_ptr, stride_n, stride_d, n, d, r_ptr, gram_ptr, p_ptr, dots_ptr,
-                  ROWS: tl.constexpr, ACC: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_F: tl.constexpr,
-                  BLOCK_C: tl.constexpr):
+def _gram_product(
+    s_ptr,
+    stride_n,
+    stride_d,
+    n,
+    d,
+    r_ptr,
+    gram_ptr,
+    p_ptr,
+    dots_ptr,
+    ROWS: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_F: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     """A tile of P = G Ŝ (ROWS) or Ŝ M; also dots_i += ŝ_iᵀP_i over the tile's columns."""
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     cols = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
@@ -89,19 +121,19 @@ def _gram_product(s_ptr, stride_n, stride_d, n, d, r_ptr, gram_ptr, p_ptr, dots_
     if ROWS:
         for start in range(0, n, BLOCK_C):
             k = start + tl.arange(0, BLOCK_C)
-            g = tl.load(gram_ptr + rows[:, None] * n + k[None, :],
-                        mask=(rows[:, None] < n) & (k[None, :] < n), other=0.0)
+            g = tl.load(gram_ptr + rows[:, None] * n + k[None, :], mask=(rows[:, None] < n) & (k[None, :] < n), other=0.0)
             rk = tl.load(r_ptr + k, mask=k < n, other=0.0)
-            b = tl.load(s_ptr + k[:, None] * stride_n + cols[None, :] * stride_d,
-                        mask=(k[:, None] < n) & (cols[None, :] < d), other=0.0).to(ACC)
+            b = tl.load(
+                s_ptr + k[:, None] * stride_n + cols[None, :] * stride_d, mask=(k[:, None] < n) & (cols[None, :] < d), other=0.0
+            ).to(ACC)
             acc = tl.dot(g, b * rk[:, None], acc, input_precision="ieee")
     else:
         for start in range(0, d, BLOCK_C):
             k = start + tl.arange(0, BLOCK_C)
-            a = tl.load(s_ptr + rows[:, None] * stride_n + k[None, :] * stride_d,
-                        mask=(rows[:, None] < n) & (k[None, :] < d), other=0.0).to(ACC)
-            m = tl.load(gram_ptr + k[:, None] * d + cols[None, :],
-                        mask=(k[:, None] < d) & (cols[None, :] < d), other=0.0)
+            a = tl.load(
+                s_ptr + rows[:, None] * stride_n + k[None, :] * stride_d, mask=(rows[:, None] < n) & (k[None, :] < d), other=0.0
+            ).to(ACC)
+            m = tl.load(gram_ptr + k[:, None] * d + cols[None, :], mask=(k[:, None] < d) & (cols[None, :] < d), other=0.0)
             acc = tl.dot(a, m, acc, input_precision="ieee")
         acc = acc * r_rows[:, None]
     mask = (rows[:, None] < n) & (cols[None, :] < d)
@@ -112,9 +144,23 @@ def _gram_product(s_ptr, stride_n, stride_d, n, d, r_ptr, gram_ptr, p_ptr, dots_
 
 
 @triton.jit
-def _input_grad(s_ptr, stride_n, stride_d, n, d, r_ptr, p_ptr, dots_ptr, factor_ptr, eps2, out_ptr,
-                SUBTRACT_DIAGONAL: tl.constexpr, ACC: tl.constexpr, BLOCK_R: tl.constexpr,
-                BLOCK_F: tl.constexpr):
+def _input_grad(
+    s_ptr,
+    stride_n,
+    stride_d,
+    n,
+    d,
+    r_ptr,
+    p_ptr,
+    dots_ptr,
+    factor_ptr,
+    eps2,
+    out_ptr,
+    SUBTRACT_DIAGONAL: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_F: tl.constexpr,
+):
     """grad_i = factor · r_i (P_i − c_i ŝ_i), c_i = ŝ_iᵀP_i (+ q_i − q_i² with the D×D Gram)."""
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     cols = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
@@ -144,8 +190,9 @@ class _TritonPullAway(torch.autograd.Function):
         gram = torch.empty(size, size, dtype=acc, device=flat.device)
         total = torch.zeros((), dtype=acc, device=flat.device)
         layout = (flat.stride(0), flat.stride(1), n, d)
-        _row_norms[(triton.cdiv(n, BLOCK),)](flat, *layout, eps * eps, r, total, SUBTRACT_DIAGONAL=not rows,
-                                             ACC=TL_DTYPES[acc], BLOCK_N=BLOCK, BLOCK_D=BLOCK)
+        _row_norms[(triton.cdiv(n, BLOCK),)](
+            flat, *layout, eps * eps, r, total, SUBTRACT_DIAGONAL=not rows, ACC=TL_DTYPES[acc], BLOCK_N=BLOCK, BLOCK_D=BLOCK
+        )
         grid = (triton.cdiv(size, BLOCK), triton.cdiv(size, BLOCK))
         _gram[grid](flat, *layout, r, gram, total, ROWS=rows, ACC=TL_DTYPES[acc], BLOCK_G=BLOCK, BLOCK_C=BLOCK_K)
         ctx.save_for_backward(flat, r, gram)
@@ -166,10 +213,10 @@ class _TritonPullAway(torch.autograd.Function):
         out = torch.empty(n, d, dtype=flat.dtype, device=flat.device)
         layout = (flat.stride(0), flat.stride(1), n, d)
         grid = (triton.cdiv(n, BLOCK), triton.cdiv(d, BLOCK))
-        _gram_product[grid](flat, *layout, r, gram, p, dots, ROWS=rows, ACC=acc, BLOCK_R=BLOCK, BLOCK_F=BLOCK,
-                            BLOCK_C=BLOCK_K)
-        _input_grad[grid](flat, *layout, r, p, dots, factor, ctx.eps * ctx.eps, out, SUBTRACT_DIAGONAL=not rows,
-                          ACC=acc, BLOCK_R=BLOCK, BLOCK_F=BLOCK)
+        _gram_product[grid](flat, *layout, r, gram, p, dots, ROWS=rows, ACC=acc, BLOCK_R=BLOCK, BLOCK_F=BLOCK, BLOCK_C=BLOCK_K)
+        _input_grad[grid](
+            flat, *layout, r, p, dots, factor, ctx.eps * ctx.eps, out, SUBTRACT_DIAGONAL=not rows, ACC=acc, BLOCK_R=BLOCK, BLOCK_F=BLOCK
+        )
         return out, None
 
 
@@ -177,7 +224,6 @@ def pullaway_triton(flat: Tensor, eps: float) -> Tensor:
     """f_PT of (N, D) codes with the Triton kernels (CUDA, or CPU when interpreted)."""
     if not flat.is_cuda and not INTERPRETED:
         raise ValueError(
-            f"impl='triton' needs CUDA tensors (got {flat.device.type}) or TRITON_INTERPRET=1 "
-            "set before triton is first imported"
+            f"impl='triton' needs CUDA tensors (got {flat.device.type}) or TRITON_INTERPRET=1 set before triton is first imported"
         )
     return _TritonPullAway.apply(flat, eps)

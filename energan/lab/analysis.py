@@ -131,9 +131,7 @@ def summary(result: LabResult) -> dict[str, Any]:
         "p": str(result.p),
         "q": str(result.q),
         "closed_form": result.closed_form is not None,
-        "estimates": {
-            e.name: {"max_abs_error": e.max_abs_error, "points_compared": e.points_compared} for e in result.estimates
-        },
+        "estimates": {e.name: {"max_abs_error": e.max_abs_error, "points_compared": e.points_compared} for e in result.estimates},
         "outer": {
             curve.name: {
                 "kind": curve.kind,

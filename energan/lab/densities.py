@@ -158,7 +158,7 @@ class Mixture(Density):
         return draws[which, torch.arange(n)]
 
     def bounds(self) -> tuple[Tensor, Tensor]:
-        lows, highs = zip(*(component.bounds() for component in self.components))
+        lows, highs = zip(*(component.bounds() for component in self.components), strict=False)
         return torch.stack(lows).amin(0), torch.stack(highs).amax(0)
 
     def shifted(self, offset: Tensor) -> Mixture:

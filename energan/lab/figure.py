@@ -85,7 +85,10 @@ def _two_dimensional(figure: Any, result: LabResult) -> None:
             axis.axis("off")
             continue
         image = axis.imshow(
-            result.grid.as_image(torch.clamp(values, -CLIP, CLIP)).numpy(), origin="lower", extent=extent, aspect="auto",
+            result.grid.as_image(torch.clamp(values, -CLIP, CLIP)).numpy(),
+            origin="lower",
+            extent=extent,
+            aspect="auto",
             **limits,
         )
         figure.colorbar(image, ax=axis)

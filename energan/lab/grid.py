@@ -34,11 +34,11 @@ class Grid:
 
 def grid_around(densities: list[Density], resolution: int, pad: Tensor | None = None) -> Grid:
     """A grid covering every density's bounding box (widened by ``pad`` [dim] on both sides)."""
-    lows, highs = zip(*(density.bounds() for density in densities))
+    lows, highs = zip(*(density.bounds() for density in densities), strict=False)
     low, high = torch.stack(lows).amin(0), torch.stack(highs).amax(0)
     if pad is not None:
         low, high = low - pad, high + pad
-    axes = tuple(torch.linspace(float(a), float(b), resolution, dtype=torch.float64) for a, b in zip(low, high))
+    axes = tuple(torch.linspace(float(a), float(b), resolution, dtype=torch.float64) for a, b in zip(low, high, strict=False))
     if len(axes) == 1:
         points = rearrange(axes[0], "g -> g 1")
     else:

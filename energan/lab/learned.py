@@ -38,9 +38,7 @@ class Discrepancy(nn.Module):
         super().__init__()
         self.register_buffer("center", center)
         self.register_buffer("scale", scale)
-        self.body = nn.Sequential(
-            nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1)
-        )
+        self.body = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
         self.head = DomainHead(domain)
 
     def forward(self, x: Tensor) -> Tensor:

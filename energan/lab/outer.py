@@ -101,7 +101,6 @@ def outer_curves(loss: SeparableLoss, p: Density, grid: Grid, thetas: Tensor) ->
         for name, value in divergences(grid, log_p, log_q).items():
             reference.setdefault(name, []).append(value)
     curves = [
-        Curve(_objective_name(name), "objective", thetas, torch.stack(objectives[name]), torch.stack(gradients[name]))
-        for name in penalties
+        Curve(_objective_name(name), "objective", thetas, torch.stack(objectives[name]), torch.stack(gradients[name])) for name in penalties
     ]
     return curves + [Curve(name, "divergence", thetas, torch.stack(values)) for name, values in reference.items()]

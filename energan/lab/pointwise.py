@@ -58,10 +58,12 @@ def optimal_discrepancy_numeric(loss: SeparableLoss, p: Tensor, q: Tensor) -> Te
     weight_real = (p / total).reshape(-1, 1).to(torch.float64)
     weight_fake = (q / total).reshape(-1, 1).to(torch.float64)
     candidates = candidate_values(loss.domain)
-    result = torch.cat([
-        _minimise(loss, candidates, weight_real[start : start + CHUNK], weight_fake[start : start + CHUNK])
-        for start in range(0, weight_real.shape[0], CHUNK)
-    ])
+    result = torch.cat(
+        [
+            _minimise(loss, candidates, weight_real[start : start + CHUNK], weight_fake[start : start + CHUNK])
+            for start in range(0, weight_real.shape[0], CHUNK)
+        ]
+    )
     return result.reshape(shape)
 
 
@@ -92,9 +94,7 @@ def _golden(loss: SeparableLoss, low: Tensor, high: Tensor, weight_real: Tensor,
     for _ in range(GOLDEN_STEPS):
         left = high - INV_PHI * (high - low)
         right = low + INV_PHI * (high - low)
-        go_left = pointwise_objective(loss, left, weight_real, weight_fake) <= pointwise_objective(
-            loss, right, weight_real, weight_fake
-        )
+        go_left = pointwise_objective(loss, left, weight_real, weight_fake) <= pointwise_objective(loss, right, weight_real, weight_fake)
         high = torch.where(go_left, right, high)
         low = torch.where(go_left, low, left)
     # The bracket is now ulps wide. At a kink (the margin's s = m) with a tiny weight on one side,

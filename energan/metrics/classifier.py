@@ -52,7 +52,8 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
     model.eval()
     with torch.no_grad():
         correct = sum(
-            int((model(chunk).argmax(dim=1) == truth).sum()) for chunk, truth in zip(images.split(batch_size), labels.split(batch_size), strict=True)
+            int((model(chunk).argmax(dim=1) == truth).sum())
+            for chunk, truth in zip(images.split(batch_size), labels.split(batch_size), strict=True)
         )
     return correct / len(labels) if len(labels) else math.nan
 

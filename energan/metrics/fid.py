@@ -218,7 +218,9 @@ class InceptionDistance:
     higher_is_better = False
     requires: frozenset[str] = frozenset()
 
-    def __init__(self, kind: str, samples: int, training_samples: int, reference_images: int, network: FeatureNetwork | None = None) -> None:
+    def __init__(
+        self, kind: str, samples: int, training_samples: int, reference_images: int, network: FeatureNetwork | None = None
+    ) -> None:
         self.name = kind
         self.samples, self.training_samples, self.reference_images = samples, training_samples, reference_images
         self.network = network  # None: the standard FID network, loaded at the first evaluation
@@ -235,7 +237,17 @@ class InceptionDistance:
             return {"fid": value, **self._protocol(count, reference.images)}
         size = min(KID_SUBSET_SIZE, len(reference.pool), count)
         mean, spread = kernel_distance(reference.pool, fake, KID_SUBSETS, size)
-        return {"kid": mean, "kid_std": spread, **self._protocol(count, len(reference.pool)), "kid_subsets": float(KID_SUBSETS), "kid_subset_size": float(size)}
+        return {
+            "kid": mean,
+            "kid_std": spread,
+            **self._protocol(count, len(reference.pool)),
+            "kid_subsets": float(KID_SUBSETS),
+            "kid_subset_size": float(size),
+        }
 
     def _protocol(self, samples: int, reference_images: int) -> dict[str, float]:
-        return {f"{self.name}_samples": float(samples), f"{self.name}_reference_images": float(reference_images), f"{self.name}_network": self.network.code}
+        return {
+            f"{self.name}_samples": float(samples),
+            f"{self.name}_reference_images": float(reference_images),
+            f"{self.name}_network": self.network.code,
+        }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from torch import nn
 
 
@@ -15,7 +17,7 @@ def mlp(
 ) -> nn.Sequential:
     """Linear layers through ``widths``; hidden layers get [BN,] activation [, dropout]."""
     layers: list[nn.Module] = []
-    for index, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
+    for index, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
         layers.append(nn.Linear(width_in, width_out))
         if index < len(widths) - 2:
             if batch_norm:

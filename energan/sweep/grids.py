@@ -75,7 +75,13 @@ def knob_overrides(knob: str, value: KnobValue) -> list[str]:
     return [f"{key}={text}" for key in keys]
 
 
-_TABLE1 = {"nLayerG": [2, 3, 4, 5], "nLayerD": [2, 3, 4, 5], "sizeG": [400, 800, 1600, 3200], "sizeD": [128, 256, 512, 1024], "dropoutD": [True, False]}
+_TABLE1 = {
+    "nLayerG": [2, 3, 4, 5],
+    "nLayerD": [2, 3, 4, 5],
+    "sizeG": [400, 800, 1600, 3200],
+    "sizeD": [128, 256, 512, 1024],
+    "dropoutD": [True, False],
+}
 _GAN_OPTIMISATION = {"optimD": ["adam", "sgd"], "optimG": ["adam", "sgd"], "lr": [1e-2, 1e-3, 1e-4]}
 # The paper's settings where energan's defaults differ: Adam at lr 1e-3 (the GAN's lr knob overrides
 # it), the raw generator sampled (no EMA), and a pull-away weight of 0.1.

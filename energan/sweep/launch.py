@@ -46,7 +46,18 @@ def launch(
     processes = [
         context.Process(
             target=worker_main,
-            args=(WorkerJob(tuple(specs), sweep, url, heartbeat, runs_dir, plugins, threads, str(logs / f"{socket.gethostname()}-{os.getpid()}-{index}.log")),),
+            args=(
+                WorkerJob(
+                    tuple(specs),
+                    sweep,
+                    url,
+                    heartbeat,
+                    runs_dir,
+                    plugins,
+                    threads,
+                    str(logs / f"{socket.gethostname()}-{os.getpid()}-{index}.log"),
+                ),
+            ),
             name=f"energan-sweep-worker-{index}",
         )
         for index in range(workers)
@@ -57,7 +68,9 @@ def launch(
         boards = watch(studies, workers, alive=lambda: any(process.is_alive() for process in processes))
     except KeyboardInterrupt:
         _stop(processes)
-        print(f"energan: interrupted; points in progress run again when the same command runs again; worker logs in {logs}", file=sys.stderr)
+        print(
+            f"energan: interrupted; points in progress run again when the same command runs again; worker logs in {logs}", file=sys.stderr
+        )
         return 130
     killed = [process for process in processes if process.exitcode not in (0, None)]
     for process in killed:

@@ -31,9 +31,7 @@ def heatmap_pairs(knobs: dict[str, list], requested: Sequence[tuple[str, str]]) 
     return pairs or ([tuple(list(knobs)[:2])] if len(knobs) >= 2 else [])
 
 
-def write_figures(
-    results: Sequence[FamilyResults], output: Path, ceiling: float | None, pairs: Sequence[tuple[str, str]]
-) -> list[Path]:
+def write_figures(results: Sequence[FamilyResults], output: Path, ceiling: float | None, pairs: Sequence[tuple[str, str]]) -> list[Path]:
     from energan.sweep.figures import heatmap_figure, histogram_figure, overall_figure, save
 
     knobs = shared_knobs(results)
@@ -89,14 +87,26 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
             f"{cell(s.q3)} | {cell(s.iqr)} | {cell(s.best)} | {share(s.share_above)} |"
         )
     names = [family.family for family in results]
-    lines += ["", "## Median [Q1, Q3] and share ≥ threshold per knob value", "", f"| knob | value | {' | '.join(names)} |", "|---|---|" + "---|" * len(names)]
+    lines += [
+        "",
+        "## Median [Q1, Q3] and share ≥ threshold per knob value",
+        "",
+        f"| knob | value | {' | '.join(names)} |",
+        "|---|---|" + "---|" * len(names),
+    ]
     for knob, values in shared_knobs(results).items():
         for value in values:
             cells = [spread(family.where(knob, value), threshold) for family in results]
             lines.append(f"| {knob} | {value} | {' | '.join(cells)} |")
     own = own_knobs(results)
     if own:
-        lines += ["", "## Knobs the families do not share", "", "| family | knob | value | median [Q1, Q3] · share ≥ threshold |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Knobs the families do not share",
+            "",
+            "| family | knob | value | median [Q1, Q3] · share ≥ threshold |",
+            "|---|---|---|---|",
+        ]
         for family, knob, values in own:
             lines += [f"| {family.family} | {knob} | {value} | {spread(family.where(knob, value), threshold)} |" for value in values]
     failed = [point for family in results for point in family.failed]
@@ -135,7 +145,11 @@ def points_markdown(results: Sequence[FamilyResults], fraction: float, min_share
         "|---|---|---|",
     ]
     lines += [f"| {f.family} | {sum(p.succeeded(fraction, min_share) for p in f.points)} | {len(f.points)} |" for f in results]
-    lines += ["", "| family | point | IS (mean ± std) | real IS | classes ≥ share | smallest share | success | wall time |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| family | point | IS (mean ± std) | real IS | classes ≥ share | smallest share | success | wall time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for family in results:
         for p in family.points:
             if p.score is None:

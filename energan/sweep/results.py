@@ -131,7 +131,9 @@ def _finished_points(family: str, trials: Sequence[Any]) -> list[PointResult]:
         if trial.state == State.COMPLETE:
             details = {key: value for key, value in trial.user_attrs.items() if isinstance(value, float)}
             seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
-            points.append(PointResult(family, dict(trial.params), trial.value, None, real, details, seconds, trial.user_attrs.get("run_dir")))
+            points.append(
+                PointResult(family, dict(trial.params), trial.value, None, real, details, seconds, trial.user_attrs.get("run_dir"))
+            )
         elif trial.state == State.FAIL and ERROR_ATTR in trial.user_attrs:
             points.append(PointResult(family, dict(trial.params), None, trial.user_attrs[ERROR_ATTR], real))
         elif trial.state == State.FAIL and lost[point] > MAX_RETRIES:

@@ -187,12 +187,7 @@ def lost_attempts(trials: Sequence[Any]) -> Counter[int]:
 def points_to_queue(trials: Sequence[Any], grid_size: int) -> list[int]:
     """Points with no attempt yet, or whose latest attempt was interrupted or lost (within the retries)."""
     latest, lost = latest_trials(trials), lost_attempts(trials)
-    return [
-        point
-        for point in range(grid_size)
-        if point not in latest
-        or (not _holds_point(latest[point]) and lost[point] <= MAX_RETRIES)
-    ]
+    return [point for point in range(grid_size) if point not in latest or (not _holds_point(latest[point]) and lost[point] <= MAX_RETRIES)]
 
 
 def enqueue(study: Any, spec: SweepSpec, points: Sequence[int]) -> None:
