@@ -518,8 +518,10 @@ def test_a_parameter_that_does_not_apply_names_the_choice() -> None:
         build_params(Body, {"width": "16"}, "thing")  # the default choice counts
 
 
-def test_a_parameter_that_does_not_apply_keeps_its_default() -> None:
-    built = build_params(Body, {"kind": "b", "width": 4, "depth": 2}, "thing")  # the default changes nothing
+def test_a_parameter_that_does_not_apply_is_refused_even_at_its_default() -> None:
+    with pytest.raises(ConfigError, match="thing: depth applies to kind a only, not to kind b"):
+        build_params(Body, {"kind": "b", "width": 4, "depth": 2}, "thing")  # a value that cannot act
+    built = build_params(Body, {"kind": "b", "width": 4}, "thing")
     assert built == Body(kind="b", depth=2, width=4)  # every field, defaults for those that do not apply
     assert applying_dict(built) == {"kind": "b", "width": 4}
     assert applying_dict(None) == {}
@@ -561,10 +563,15 @@ def test_conv_config_resolves_saves_and_resolves_again(registries, tmp_path: Pat
     assert again == resolved and again.energy.resolved == resolved.energy.resolved
 
 
-def test_a_config_saved_with_every_parameter_still_resolves(registries) -> None:
-    """Runs saved before parameters declared where they apply list every one, at its default."""
+def test_a_config_listing_parameters_of_another_body_is_refused(registries) -> None:
+    """A config written before parameters were declared where they apply lists every one; those
+    runs' format-1 checkpoints are refused anyway, and their configs say which line to delete."""
     legacy = TrainConfig(energy=ComponentChoice("autoencoder", params_dict(AutoEncoderParams())))
-    assert resolve(legacy, registries).energy.params == applying_dict(AutoEncoderParams())
+    with pytest.raises(ConfigError, match="width applies to body conv, timm only, not to body mlp"):
+        resolve(legacy, registries)
+    assert resolve(
+        TrainConfig(energy=ComponentChoice("autoencoder", applying_dict(AutoEncoderParams()))), registries
+    ).energy.params == applying_dict(AutoEncoderParams())
 
 
 def test_describe_and_list_where_a_parameter_applies() -> None:

@@ -225,11 +225,15 @@ class InceptionDistance:
         self.samples, self.training_samples, self.reference_images = samples, training_samples, reference_images
         self.network = network  # None: the standard FID network, loaded at the first evaluation
 
-    def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool = True) -> dict[str, float]:
+    def prepare(self, data: DataSource) -> Reference:
+        """The training split's reference statistics (computed once per dataset, then cached)."""
         check_images(data.shape, data.info.key, self.name)
         if self.network is None:
             self.network = inception_network(self.name)
-        reference = reference_statistics(data, self.network, self.reference_images)
+        return reference_statistics(data, self.network, self.reference_images)
+
+    def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool = True) -> dict[str, float]:
+        reference = self.prepare(data)
         count = self.samples if final else min(self.training_samples, self.samples)
         fake = extract(self.network, generate(count).split(CHUNK))
         if self.name == "fid":

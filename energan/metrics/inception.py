@@ -57,6 +57,10 @@ class InceptionScore:
     def __init__(self, samples: int, splits: int, training_samples: int) -> None:
         self.samples, self.splits, self.training_samples = samples, splits, training_samples
 
+    def prepare(self, data: DataSource) -> None:
+        """Train (or find in the cache) the dataset's classifier and its reference values."""
+        dataset_classifier(data)
+
     def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool = True) -> dict[str, float]:
         reference = dataset_classifier(data)
         count = self.samples if final else min(self.training_samples, self.samples)
