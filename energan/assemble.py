@@ -55,6 +55,11 @@ def assemble(config: TrainConfig, plugins: Plugins) -> tuple[ImageData, Training
     model = build_model(config, registries, data.shape, device)
     loss = registries.losses.get(config.loss.name).build(config.component_params("loss"))
     check_energy_range(config, model.energy, loss)
+    if settings.warmup_steps and getattr(model.energy, "energy_range", (-math.inf,))[0] == -math.inf:
+        raise ConfigError(
+            f"warmup_steps {settings.warmup_steps}: the warm-up lowers the energy of real data, which energy "
+            f"{config.energy.name!r} (unbounded below) would drive to −∞; use it with an auto-encoder energy"
+        )
     regularizers = {name: registries.regularizers.get(name).build(p) for name, p in config.table_params("regularizers").items()}
     for name, regularizer in regularizers.items():
         if getattr(regularizer, "side", None) not in ("discriminator", "generator"):

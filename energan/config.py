@@ -43,6 +43,9 @@ class TrainSettings:
     steps: int = param(12000, "generator steps", low=1)
     batch_size: int = param(64, "samples per batch (real and fake)", low=2)
     d_steps: int = param(1, "discriminator (energy) steps per generator step", low=1)
+    warmup_steps: int = param(
+        0, "first steps that train only the energy, on real data (an auto-encoder learns to reconstruct them); G waits", low=0
+    )
     optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
     optimizer_d: str = param("", "energy optimizer, if it differs from optimizer (paper's optimD)")
     optimizer_g: str = param("", "generator optimizer, if it differs from optimizer (paper's optimG)")

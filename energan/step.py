@@ -63,6 +63,7 @@ class TrainStep:
     def __call__(self, index: int) -> StepOutput:
         state, settings, loss = self.state, self.settings, self.state.loss
         model = state.model
+        warming_up = index < settings.warmup_steps  # the energy learns the data alone; G waits
 
         # ---- energy steps: low energy on data, high on samples ----
         for k in range(settings.d_steps):
@@ -71,12 +72,17 @@ class TrainStep:
                 fake = self.generator(self.latent())
             with self.autocast:
                 out_real, out_fake = self.energy(real), self.energy(fake)
-                loss_d = loss.discriminator(out_real.energy.float(), out_fake.energy.float())
+                loss_d = (
+                    out_real.energy.float().mean() if warming_up else loss.discriminator(out_real.energy.float(), out_fake.energy.float())
+                )
                 inputs = RegularizerInputs(model.energy, real, fake, out_real, out_fake)
                 reg_d, total_d = regularized(loss_d, self.d_regularizers, inputs)
             state.optimizer_d.zero_grad(set_to_none=True)
             total_d.backward()
             state.optimizer_d.step()
+        if warming_up:
+            idle = torch.zeros((), device=state.device)
+            return StepOutput(loss_d, idle, total_d, idle, out_real.energy.detach(), out_fake.energy.detach(), reg_d)
 
         # ---- generator step: lower the energy of its samples (no weight gradients for the energy) ----
         model.energy.requires_grad_(False)
