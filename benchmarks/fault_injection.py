@@ -191,7 +191,8 @@ class Session:
         """The uninterrupted run of the config plus ``extra``, trained once."""
         name = "reference-evaluated" if extra else "reference-plain"
         if name not in self.references:
-            print(f"training {name} (the first evaluated run also trains the Inception Score's classifier)", flush=True)
+            classifier = " (the first evaluated run also trains the Inception Score's classifier: minutes)" if extra else ""
+            print(f"training {name}{classifier}", flush=True)
             finished = self.energan.run(name, *self.new_run(name, extra))
             if finished.code != 0:
                 raise TrialFailure(f"reference run {name} failed (exit {finished.code}): {finished.last_line()}")
@@ -380,12 +381,15 @@ def interrupt_and_resume(session: Session, rng: random.Random, trial: int) -> st
     name = f"sigint-{trial}"
     run = session.runs / name
     step = stop_with_sigint(session, rng, name, EVALUATED, STEPS - 10)
-    records = (json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())
-    if not any(record["kind"] == "eval" and record["step"] == step for record in records):
-        raise TrialFailure(f"no evaluation logged at the stop (step {step})")
     check_finished(session.resume(f"{name}-resume", run))
     check_resumed_run(run, reference)
-    return f"stopped at step {step} with an evaluation; resumed"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    at_stop = [record for record in records if record["kind"] == "eval" and record["step"] == step]
+    if not at_stop:
+        raise TrialFailure(
+            f"resumed exactly, but the stop at step {step} logged no evaluation (metrics.jsonl has no eval line at that step)"
+        )
+    return f"stopped at step {step} with inception_score {at_stop[0]['inception_score']:.4f}; resumed"
 
 
 def concurrent_resumes(session: Session, rng: random.Random, trial: int) -> str:

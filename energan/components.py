@@ -9,7 +9,7 @@ import abc
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -61,8 +61,21 @@ def as_energy(module: nn.Module) -> nn.Module:
     return module if isinstance(module, Energy) else PlainEnergy(module)
 
 
+@dataclasses.dataclass(frozen=True)
+class UpdateContext:
+    """Where the energy step that a stateful loss is updated after stands in training."""
+
+    step: int  # the training step's index (each of its ``d_steps`` energy steps updates once)
+    epoch_end: bool  # this energy step's real batch is the last of an epoch of the training data
+    warming_up: bool  # an auto-encoder warm-up step: the energy trained on real data alone, the loss unused
+
+
 class Loss(abc.ABC):
-    """A GAN-type objective on per-sample energies: the inner (D) and outer (G) loop losses."""
+    """A GAN-type objective on per-sample energies: the inner (D) and outer (G) loop losses.
+
+    A loss may own state (BEGAN's k_t, MAGAN's margin): ``update`` changes it after every energy
+    step, ``state_dict`` / ``load_state_dict`` carry it through checkpoints, ``diagnostics`` logs it.
+    """
 
     @abc.abstractmethod
     def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:
@@ -75,6 +88,20 @@ class Loss(abc.ABC):
     def diagnostics(self, s_real: Tensor, s_fake: Tensor) -> dict[str, Tensor]:
         """Scalars that show how the loss is working (logged, never differentiated); none by default."""
         return {}
+
+    def update(self, s_real: Tensor, s_fake: Tensor, context: UpdateContext) -> None:
+        """Update the loss's state from an energy step's detached energies (warm-up steps included).
+
+        Called after every energy step; keep the state on the device (tensor arithmetic, no
+        ``.item()``), so training never waits for it. A stateless loss does nothing.
+        """
+
+    def state_dict(self) -> dict[str, Any]:
+        """The loss's state for the checkpoint: tensors, numbers and dicts of them; none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (its tensors come back on the CPU); nothing by default."""
 
 
 class SeparableLoss(Loss):

@@ -64,6 +64,9 @@ class TrainSettings:
     eval_every: int = param(1000, "steps between metric evaluations and sample grids (0: only at the end)", low=0)
     checkpoint_every: int = param(1000, "steps between checkpoints (also written at the end)", low=1)
     keep_checkpoints: int = param(3, "numbered checkpoints kept besides last.pt", low=0)
+    max_energy: float = param(
+        1e6, "stop with an error (before checkpointing) when |mean energy| of real or fake exceeds this; 0: never", low=0.0
+    )
     objective: str = param("", "metric that ranks checkpoints (best.pt), by name, e.g. inception_score, fid (default: the first metric)")
     log: str = param("", f"extra observers to enable, comma-separated: {', '.join(OBSERVERS)}")
 

@@ -27,16 +27,23 @@ class TrainingState:
         return self.model.device
 
     def state_dict(self) -> dict[str, Any]:
-        """Optimizer states and every RNG stream (the model's weights are saved beside them)."""
+        """Optimizer states, every RNG stream and the loss's state (the model's weights are saved beside them)."""
         rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"optimizer_g": self.optimizer_g.state_dict(), "optimizer_d": self.optimizer_d.state_dict(), "rng": rng}
+        return {
+            "optimizer_g": self.optimizer_g.state_dict(),
+            "optimizer_d": self.optimizer_d.state_dict(),
+            "rng": rng,
+            "loss": self.loss.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore optimizers and RNG streams so training continues exactly as if never stopped."""
+        """Restore optimizers, RNG streams and the loss's state so training continues exactly as if never
+        stopped (a checkpoint written before losses had state restores none)."""
         self.optimizer_g.load_state_dict(state["optimizer_g"])
         self.optimizer_d.load_state_dict(state["optimizer_d"])
+        self.loss.load_state_dict(state.get("loss", {}))
         torch.set_rng_state(state["rng"]["torch"])
         self.latent_rng.set_state(state["rng"]["latent"])
         if "cuda" in state["rng"] and self.device.type == "cuda":

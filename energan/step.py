@@ -12,7 +12,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from energan.components import Regularizer, RegularizerInputs
+from energan.components import Regularizer, RegularizerInputs, UpdateContext
 from energan.config import TrainSettings
 from energan.data import ImageData
 from energan.data.loader import batch_stream
@@ -47,6 +47,7 @@ class TrainStep:
         self.d_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "generator"}
         self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device)
+        self.batches_per_epoch = getattr(self.stream, "stream", self.stream).batches_per_epoch  # a prefetcher wraps its stream
         self.autocast = torch.autocast(state.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
         self.generator, self.energy = state.model.generator, state.model.energy
         if settings.compile:
@@ -67,7 +68,8 @@ class TrainStep:
 
         # ---- energy steps: low energy on data, high on samples ----
         for k in range(settings.d_steps):
-            real = self.stream.batch(index * settings.d_steps + k).to(state.device, non_blocking=True)
+            batch = index * settings.d_steps + k
+            real = self.stream.batch(batch).to(state.device, non_blocking=True)
             with torch.no_grad(), self.autocast:
                 fake = self.generator(self.latent())
             with self.autocast:
@@ -80,6 +82,8 @@ class TrainStep:
             state.optimizer_d.zero_grad(set_to_none=True)
             total_d.backward()
             state.optimizer_d.step()
+            context = UpdateContext(index, epoch_end=(batch + 1) % self.batches_per_epoch == 0, warming_up=warming_up)
+            loss.update(out_real.energy.detach().float(), out_fake.energy.detach().float(), context)
         if warming_up:
             idle = torch.zeros((), device=state.device)
             return StepOutput(loss_d, idle, total_d, idle, out_real.energy.detach(), out_fake.energy.detach(), reg_d)

@@ -153,7 +153,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) ->
             # ---- logging, evaluation, checkpoints (host syncs happen only here) ----
             last = run.step == settings.steps or run.stop_requested
             if run.step % settings.log_every == 0 or last:
-                _check_finite(healthy, run, last_check_step, out)
+                _check_healthy(healthy, run, last_check_step, out)
                 last_check_step = run.step
                 now = time.perf_counter()
                 logs = {
@@ -173,7 +173,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) ->
                 plugins.notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
                 improved = scoring.improved(run.metrics)
             if run.step % settings.checkpoint_every == 0 or last or improved or run.stop_requested:
-                _check_finite(healthy, run, last_check_step, out)
+                _check_healthy(healthy, run, last_check_step, out)
                 last_check_step = run.step
                 checkpoint = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
                 save_checkpoint(run.directory, checkpoint, settings.keep_checkpoints)
@@ -182,12 +182,18 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) ->
         run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
 
 
-def _check_finite(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) -> None:
-    if bool(healthy):
+def _check_healthy(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) -> None:
+    """Every loss since the last check was finite, and the energies did not explode (their mean
+    magnitude stays under ``max_energy``): otherwise stop before a bad checkpoint is written."""
+    limit = run.config.settings.max_energy
+    energies = {"E_real": out.energies_real.float().mean().item(), "E_fake": out.energies_fake.float().mean().item()}
+    if bool(healthy) and not (limit and any(abs(value) > limit for value in energies.values())):
         return
     last = run.directory / "checkpoints" / "last.pt"
     kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
+    seen = ", ".join(f"{name} {value:.4g}" for name, value in energies.items())
+    what = "loss became NaN or infinite" if not bool(healthy) else f"energies exploded past max_energy {limit:g}"
     raise DivergenceError(
-        f"loss became NaN or infinite between steps {since} and {run.step} "
-        f"(D loss {out.total_d.item():.4g}, G loss {out.total_g.item():.4g}); {kept}; try a lower learning rate"
+        f"{what} between steps {since} and {run.step} (D loss {out.total_d.item():.4g}, G loss {out.total_g.item():.4g}, {seen}); "
+        f"{kept}; try a lower learning rate"
     )

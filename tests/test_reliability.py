@@ -129,3 +129,10 @@ def test_runs_dir_under_a_file_and_sample_output_under_a_file(cli, quick_config,
     assert cli("train", "--config", quick_config(steps=2), "--name", "ok")[0] == 0
     code, _, err = cli("sample", tmp_path / "runs" / "ok", "-o", blocker / "x.png")
     assert code == 1 and str(blocker) in one_line(err)
+
+
+def test_exploding_energies_stop_before_a_checkpoint_is_written(cli, quick_config, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--config", quick_config(steps=8), "--name", "boom", "--set", "max_energy=0.01")
+    line = one_line(err)
+    assert code == 1 and "energies exploded past max_energy 0.01 between steps 0 and 2" in line and "E_real" in line
+    assert not (tmp_path / "runs" / "boom" / "checkpoints" / "last.pt").exists()
