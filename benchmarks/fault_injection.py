@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -75,6 +76,7 @@ EVALUATED = (
 VOLATILE = ("time", "it_per_s")  # metrics.jsonl fields that differ between equal runs
 COMMAND_TIMEOUT_S = 1800  # the first evaluated run trains the Inception Score's classifier
 POLL_S = 0.005
+JITTER_S = 0.1  # a signal lands up to this long after the drawn step's log line: within the next steps or their checkpoint
 WRITE_POLL_S = 0.0002
 WAIT_FOR_WRITE_S = 10.0
 
@@ -117,19 +119,28 @@ class Process:
         return finish_all([self])[0]
 
 
+def kill(popen: subprocess.Popen) -> None:
+    if popen.poll() is None:
+        popen.kill()
+        popen.wait()
+
+
 def finish_all(processes: list[Process]) -> list[Finished]:
-    """Wait for every process, each timed to its own exit."""
+    """Wait for every process, each timed to its own exit; on a timeout or Ctrl-C, kill them first."""
     ended: dict[int, float] = {}
     deadline = time.monotonic() + COMMAND_TIMEOUT_S
-    while len(ended) < len(processes):
-        for index, process in enumerate(processes):
-            if index not in ended and process.popen.poll() is not None:
-                ended[index] = time.monotonic()
-        if time.monotonic() > deadline:
-            for process in processes:
-                process.popen.kill()
-            raise TrialFailure(f"timed out after {COMMAND_TIMEOUT_S} s: {', '.join(p.label for p in processes)}")
-        time.sleep(POLL_S)
+    try:
+        while len(ended) < len(processes):
+            for index, process in enumerate(processes):
+                if index not in ended and process.popen.poll() is not None:
+                    ended[index] = time.monotonic()
+            if time.monotonic() > deadline:
+                raise TrialFailure(f"timed out after {COMMAND_TIMEOUT_S} s: {', '.join(p.label for p in processes)}")
+            time.sleep(POLL_S)
+    except BaseException:
+        for process in processes:
+            kill(process.popen)
+        raise
     return [
         Finished(p.label, p.popen.pid, p.popen.returncode, p.out.read_text(), p.err.read_text(), ended[i] - p.started)
         for i, p in enumerate(processes)
@@ -143,6 +154,7 @@ class Energan:
     env: dict[str, str]
     cwd: Path
     logs: Path
+    started: list[subprocess.Popen] = dataclasses.field(default_factory=list)
 
     def start(self, label: str, *args: str | Path) -> Process:
         out, err = self.logs / f"{label}.out", self.logs / f"{label}.err"
@@ -150,10 +162,17 @@ class Energan:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "energan.cli", *map(str, args)], stdout=stdout, stderr=stderr, env=self.env, cwd=self.cwd
             )
+        self.started.append(popen)
         return Process(label, popen, time.monotonic(), out, err)
 
     def run(self, label: str, *args: str | Path) -> Finished:
         return self.start(label, *args).finish()
+
+    def kill_running(self) -> None:
+        """Kill what a failed trial left running."""
+        for popen in self.started:
+            kill(popen)
+        self.started.clear()
 
 
 @dataclasses.dataclass
@@ -229,11 +248,14 @@ def partial_writes(run: Path) -> list[str]:
 
 
 def wait_for_step(process: Process, run: Path, step: int) -> None:
-    """Block until the run has logged ``step``; a process that exits first fails the trial."""
+    """Block until the run has logged ``step``; a process that exits first, or a timeout, fails the trial."""
+    deadline = time.monotonic() + COMMAND_TIMEOUT_S
     while logged_step(run) < step:
         if process.popen.poll() is not None:
             finished = process.finish()
             raise TrialFailure(f"{process.label} exited with {finished.code} before step {step}: {finished.last_line()}")
+        if time.monotonic() > deadline:
+            raise TrialFailure(f"{process.label} did not log step {step} within {COMMAND_TIMEOUT_S} s")
         time.sleep(POLL_S)
 
 
@@ -254,7 +276,7 @@ def stop_with_sigint(session: Session, rng: random.Random, name: str, extra: tup
     run = session.runs / name
     process = session.energan.start(f"{name}-train", *session.new_run(name, extra))
     wait_for_step(process, run, rng.randint(4, latest))
-    time.sleep(rng.uniform(0, 0.05))
+    time.sleep(rng.uniform(0, JITTER_S))
     process.popen.send_signal(signal.SIGINT)
     stopped = process.finish()
     match = re.match(r"stopped: .* at step (\d+)$", stopped.out.strip())
@@ -356,7 +378,7 @@ def kill_and_resume(session: Session, rng: random.Random, trial: int) -> str:
     run = session.runs / name
     process = session.energan.start(f"{name}-train", *session.new_run(name, PLAIN))
     wait_for_step(process, run, rng.randint(4, STEPS - 10))
-    jitter = rng.uniform(0, 0.05)  # drawn in every trial, so a trial's moments do not depend on the others' kinds
+    jitter = rng.uniform(0, JITTER_S)  # drawn in every trial, so a trial's moments do not depend on the others' kinds
     caught = during_write and wait_for_partial_write(process, run)
     if not during_write:
         time.sleep(jitter)
@@ -528,6 +550,8 @@ def run_scenario(session: Session, scenario: Scenario, trials: int, seed: int) -
             note, passed = scenario.run(session, rng, trial), True
         except Exception as error:  # a failed check, or anything else that went wrong: the trial's reason
             note, passed = (str(error) if isinstance(error, TrialFailure) else f"{type(error).__name__}: {error}"), False
+        finally:
+            session.energan.kill_running()
         seconds = time.monotonic() - started
         summary.trials += 1
         summary.passed += passed
@@ -558,6 +582,14 @@ def make_session(workdir: Path) -> Session:
     return Session(root, Energan(env, root, root / "logs"))
 
 
+def source_fingerprint() -> str:
+    """A hash of energan's sources, to catch a tree edited while the script runs (mixed versions)."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "energan").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=5, help="trials per scenario (default 5)")
@@ -579,9 +611,11 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="energan-faults-"))).resolve()
     session = make_session(workdir)
+    fingerprint = source_fingerprint()
     print(f"seed {seed}, {args.trials} trial(s) per scenario, session {session.root}", flush=True)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     summaries = [run_scenario(session, scenario, args.trials, seed) for scenario in chosen]
+    changed = source_fingerprint() != fingerprint
     report = table(summaries)
     print(f"\n{report}\n\nreference runs: " + ", ".join(f"{n} {r.seconds:.1f} s" for n, r in session.references.items()))
     results = {
@@ -591,11 +625,16 @@ def main() -> int:
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "cuda": torch.cuda.is_available(), "torch": torch.__version__},
         "session": str(session.root),
+        "energan_sources": fingerprint,
+        "energan_sources_changed": changed,
         "references_seconds": {name: round(r.seconds, 1) for name, r in session.references.items()},
         "scenarios": [dataclasses.asdict(summary) for summary in summaries],
     }
     (workdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {workdir / 'results.json'}")
+    if changed:
+        print(f"energan's sources under {REPO} changed while the script ran: these results mix versions", file=sys.stderr)
+        return 1
     return 0 if all(summary.failed == 0 for summary in summaries) else 1
 
 

@@ -89,7 +89,7 @@ class Loss(abc.ABC):
         """Scalars that show how the loss is working (logged, never differentiated); none by default."""
         return {}
 
-    def update(self, s_real: Tensor, s_fake: Tensor, context: UpdateContext) -> None:
+    def update(self, s_real: Tensor, s_fake: Tensor, context: UpdateContext) -> None:  # noqa: B027 - optional, a no-op by default
         """Update the loss's state from an energy step's detached energies (warm-up steps included).
 
         Called after every energy step; keep the state on the device (tensor arithmetic, no
@@ -100,7 +100,7 @@ class Loss(abc.ABC):
         """The loss's state for the checkpoint: tensors, numbers and dicts of them; none by default."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional, a no-op by default
         """Restore what ``state_dict`` returned (its tensors come back on the CPU); nothing by default."""
 
 

@@ -24,6 +24,20 @@ def reconstruction_error(reconstruction: Tensor, x: Tensor, distance: str) -> Te
     return reduce(error, "b ... -> b", "mean")
 
 
+NORMALISED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def spectral_normalized(module: nn.Module) -> nn.Module:
+    """``module`` with every linear and convolution layer spectrally normalised (Miyato et al. 2018):
+    W / σ(W), σ estimated by one power iteration per training forward; a kernel is normalised as
+    the matrix [out, in·k·k] ([in, out·k·k] for a transposed convolution)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for layer in [m for m in module.modules() if isinstance(m, NORMALISED_LAYERS)]:  # listed first: it adds modules
+        spectral_norm(layer)
+    return module
+
+
 class AutoEncoderEnergy(Energy):
     """D(x) = per-sample reconstruction error of Dec(Enc(x)); the code is Enc(x).
 

@@ -1,8 +1,11 @@
-"""Built-in regularizers."""
+"""Built-in regularizers: the pull-away term on the generator side; R1 and the WGAN-GP gradient
+penalty on the energy side."""
 
 from __future__ import annotations
 
-from torch import Tensor
+import torch
+from einops import rearrange, reduce
+from torch import Tensor, nn
 
 from energan.components import Regularizer, RegularizerInputs, require_code
 from energan.kernels import pullaway
@@ -20,3 +23,41 @@ class PullAway(Regularizer):
 
     def __call__(self, inputs: RegularizerInputs) -> Tensor:
         return pullaway(require_code(inputs.fake_output, "the pull-away term"), eps=self.eps, impl=self.impl)
+
+
+def input_gradient(energy: nn.Module, x: Tensor) -> Tensor:
+    """∇ₓ s(x) per sample, [B, ...], kept in the graph (the penalty on it is differentiated)."""
+    x = x.detach().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(energy(x).energy.sum(), x, create_graph=True)
+    return gradient
+
+
+def norms(gradient: Tensor) -> Tensor:
+    """‖g_i‖ per sample [B], over every non-batch dimension (its gradient at 0 is 0, not NaN)."""
+    return torch.linalg.vector_norm(rearrange(gradient, "b ... -> b (...)"), dim=1)
+
+
+class R1(Regularizer):
+    """R1 (Mescheder, Geiger, Nowozin 2018): ½·E_real ‖∇ₓ s(x)‖², so weight · value = (γ/2)·E‖∇s‖².
+
+    It flattens the energy around the data. energan's energies are low on data, a discriminator's
+    output high: the squared norm is the same for s and −s, so this is the usual R1.
+    """
+
+    side = "discriminator"
+
+    def __call__(self, inputs: RegularizerInputs) -> Tensor:
+        return 0.5 * reduce(input_gradient(inputs.energy, inputs.real).square(), "b ... -> b", "sum").mean()
+
+
+class GradientPenalty(Regularizer):
+    """WGAN-GP (Gulrajani et al. 2017): E[(‖∇ s(x̂)‖ − 1)²] on x̂ = εx + (1 − ε)G(z), ε ~ U[0, 1]
+    per sample. ε comes from the global torch RNG, which checkpoints save, so a resume is exact."""
+
+    side = "discriminator"
+
+    def __call__(self, inputs: RegularizerInputs) -> Tensor:
+        real, fake = inputs.real, inputs.fake
+        epsilon = rearrange(torch.rand(real.shape[0], device=real.device, dtype=real.dtype), "b -> b 1 1 1")
+        mixed = epsilon * real + (1 - epsilon) * fake
+        return (norms(input_gradient(inputs.energy, mixed)) - 1).square().mean()

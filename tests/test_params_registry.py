@@ -532,10 +532,18 @@ def test_autoencoder_parameters_apply_to_their_bodies() -> None:
         build_params(AutoEncoderParams, {"body": "conv", "dropout": "0.3"}, "energy 'autoencoder'")
     assert str(info.value) == (
         "energy 'autoencoder': dropout applies to body mlp only, not to body conv "
-        "(parameters of body conv: body, distance, batch_norm, width, code_dim, stages)"
+        "(parameters of body conv: body, distance, batch_norm, width, code_dim, stages, spectral_norm)"
     )
-    assert set(applying_dict(AutoEncoderParams(body="timm"))) == {"body", "distance", "batch_norm", "width", "code_dim", "timm_model"}
-    assert set(applying_dict(AutoEncoderParams())) == {"body", "distance", "n_layers", "size", "dropout", "batch_norm"}
+    assert set(applying_dict(AutoEncoderParams(body="timm"))) == {
+        "body",
+        "distance",
+        "batch_norm",
+        "width",
+        "code_dim",
+        "timm_model",
+        "spectral_norm",
+    }
+    assert set(applying_dict(AutoEncoderParams())) == {"body", "distance", "n_layers", "size", "dropout", "batch_norm", "spectral_norm"}
 
 
 def test_component_build_rejects_a_parameter_that_does_not_apply(registries) -> None:
@@ -554,7 +562,15 @@ def test_set_a_parameter_that_does_not_apply_is_a_one_line_error(registries) -> 
 def test_conv_config_resolves_saves_and_resolves_again(registries, tmp_path: Path) -> None:
     raw = apply_overrides({}, ["energy.body=conv", "energy.width=16", "energy.stages=1"])
     resolved = resolve(TrainConfig.from_dict(raw), registries)
-    assert resolved.energy.params == {"body": "conv", "distance": "mse", "batch_norm": False, "width": 16, "code_dim": 64, "stages": 1}
+    assert resolved.energy.params == {
+        "body": "conv",
+        "distance": "mse",
+        "batch_norm": False,
+        "width": 16,
+        "code_dim": 64,
+        "stages": 1,
+        "spectral_norm": False,
+    }
     assert resolved.energy.resolved == AutoEncoderParams(body="conv", width=16, stages=1)  # every field
     save_config(tmp_path / "config.toml", resolved, {"energan": "0"})
     saved = read_toml(tmp_path / "config.toml")

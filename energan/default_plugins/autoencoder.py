@@ -13,6 +13,10 @@ MLP = {"body": ("mlp",)}
 CONV = {"body": ("conv",)}
 CONV_TIMM = {"body": ("conv", "timm")}
 TIMM = {"body": ("timm",)}
+SPECTRAL_NORM_HELP = (
+    "spectral normalisation of every linear and conv layer: W / σ_max(W), σ_max by power iteration "
+    "(Miyato et al. 2018; conv kernels as [out, in·k·k] matrices)"
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class AutoEncoderParams:
     code_dim: int = param(64, "width of the linear bottleneck (0, conv only: the last feature map is the code)", low=0, applies=CONV_TIMM)
     stages: int = param(0, "stride-2 encoder stages (0: down to 4×4; the paper's 64×64 EBGAN: 3)", low=0, applies=CONV)
     timm_model: str = param("resnet18", "any timm.create_model name that supports features_only (random init)", applies=TIMM)
+    spectral_norm: bool = param(False, SPECTRAL_NORM_HELP)
 
 
 def _encoder_decoder(params: AutoEncoderParams, shape: tuple[int, int, int]) -> tuple[Any, Any]:
@@ -50,11 +55,12 @@ def _encoder_decoder(params: AutoEncoderParams, shape: tuple[int, int, int]) -> 
 
 def build_autoencoder(params: AutoEncoderParams, shape: tuple[int, int, int]) -> Any:
     """D(x) = reconstruction error of an auto-encoder; exposes the encoder code."""
-    from energan.energies import AutoEncoderEnergy
+    from energan.energies import AutoEncoderEnergy, spectral_normalized
 
     encoder, decoder = _encoder_decoder(params, shape)
     code_dropout = params.dropout if params.body == "mlp" else 0.0
-    return AutoEncoderEnergy(encoder, decoder, params.distance, code_dropout=code_dropout)
+    energy = AutoEncoderEnergy(encoder, decoder, params.distance, code_dropout=code_dropout)
+    return spectral_normalized(energy) if params.spectral_norm else energy
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class LogitParams:
     n_layers: int = param(3, "linear layers", low=2, high=8)
     size: int = param(256, "hidden width", low=1)
     dropout: float = param(0.0, "dropout on hidden layers", low=0.0, high=0.9)
+    spectral_norm: bool = param(False, SPECTRAL_NORM_HELP)
 
 
 def build_logit(params: LogitParams, shape: tuple[int, int, int]) -> Any:
@@ -70,7 +77,7 @@ def build_logit(params: LogitParams, shape: tuple[int, int, int]) -> Any:
 
     from torch import nn
 
-    from energan.energies import LogitEnergy
+    from energan.energies import LogitEnergy, spectral_normalized
     from energan.nets.mlp import mlp
 
     features = nn.Sequential(
@@ -78,7 +85,8 @@ def build_logit(params: LogitParams, shape: tuple[int, int, int]) -> Any:
         mlp([math.prod(shape)] + [params.size] * (params.n_layers - 1), dropout=params.dropout, activation=nn.LeakyReLU),
         nn.LeakyReLU(),
     )
-    return LogitEnergy(features, params.size, params.dropout)
+    energy = LogitEnergy(features, params.size, params.dropout)
+    return spectral_normalized(energy) if params.spectral_norm else energy
 
 
 @hookimpl
