@@ -91,7 +91,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # PyTorch's own message would suggest weights_only=False: never repeat that
-        unsafe = isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower()
+        unsafe = isinstance(error, pickle.UnpicklingError) and "unsupported global" in str(error).lower()
         why = "it asks to run code, which energan never does" if unsafe else "truncated or garbled"
         raise CheckpointError(f"checkpoint {path} is corrupt or not an energan checkpoint ({why})") from None
     if isinstance(state, dict) and "format" in state and state["format"] != FORMAT:

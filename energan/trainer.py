@@ -32,37 +32,54 @@ from energan.step import StepOutput, TrainStep
 
 def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
     """Train (or, with ``resume``, continue) a run; returns it with its final status and metrics.
-    One process at a time per run directory (an OS lock that dies with its holder)."""
+    One process at a time per run directory (an OS lock that dies with its holder). A new run is
+    built and checked before its directory is created, so a refused run leaves nothing behind."""
     plugins = plugins or load_plugins()
     config = resolve(config, plugins.registries)
-    run_dir = Path(resume) if resume else _run_dir(config)
-    with run_lock(run_dir):
-        remove_partial_writes(run_dir)
-        if resume:
+    metrics = build_metrics(config.table_params("metrics"), plugins.registries)
+    scoring = Scoring(metrics, objective(metrics, config.settings.objective), None)
+    if resume:
+        run_dir = Path(resume)
+        with run_lock(run_dir):
+            remove_partial_writes(run_dir)
             check_resume_changes(run_dir, config, plugins.registries)
             saved = load_resumable(run_dir)
-        else:
-            _check_new(run_dir)
-            saved = None
-        return _train(config, plugins, run_dir, saved)
+            return _train(config, plugins, run_dir, scoring, _prepared(config, plugins, metrics), saved)
+    run_dir = _run_dir(config)
+    _check_new(run_dir)
+    prepared = _prepared(config, plugins, metrics)
+    with run_lock(run_dir):
+        _check_new(run_dir)  # again: no other process can start this run any more
+        return _train(config, plugins, run_dir, scoring, prepared, None)
 
 
-def _train(config: TrainConfig, plugins: Plugins, run_dir: Path, saved: Checkpoint | None) -> Run:
+def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric]) -> tuple[ImageData, TrainingState]:
+    """The data and the training state, with the metrics' needs checked against the data."""
     data, state = assemble(config, plugins)
-    metrics = build_metrics(config.table_params("metrics"), plugins.registries)
     check_requirements(metrics, data)
-    ranking = objective(metrics, config.settings.objective)
-    start_step, best = 0, None
+    return data, state
+
+
+def _train(
+    config: TrainConfig,
+    plugins: Plugins,
+    run_dir: Path,
+    scoring: Scoring,
+    prepared: tuple[ImageData, TrainingState],
+    saved: Checkpoint | None,
+) -> Run:
+    data, state = prepared
+    start_step = 0
     if saved is not None:
         _check_same_data(saved, data, run_dir)
         restore_training(state, saved, config.settings)
-        start_step, best = saved.step, saved.best
-    run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=ranking)
+        start_step, scoring.best = saved.step, saved.best
+    run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=scoring.objective)
     save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
     plugins.notify("on_train_start", run=run)
     try:
         with _stop_on_interrupt(run):
-            _loop(run, state, Scoring(metrics, ranking, best), plugins)
+            _loop(run, state, scoring, plugins)
     except DivergenceError:
         run.status = "diverged"
         raise
@@ -144,15 +161,31 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) ->
     with contextlib.closing(TrainStep(state, run.data, settings)) as train_step:  # stops data workers
         healthy = torch.ones((), dtype=torch.bool, device=state.device)
         last_check_step = last_log_step = run.step
+        final_done = False
         tick = time.perf_counter()
+
+        def evaluate_and_checkpoint(out: StepOutput, final: bool, checkpoint: bool) -> None:
+            nonlocal last_check_step
+            improved = False
+            if final or (settings.eval_every and run.step % settings.eval_every == 0):
+                run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=final)
+                plugins.notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
+                improved = scoring.improved(run.metrics)
+            if checkpoint or final or improved or run.step % settings.checkpoint_every == 0:
+                _check_healthy(healthy, run, last_check_step, out)
+                last_check_step = run.step
+                saved = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
+                save_checkpoint(run.directory, saved, settings.keep_checkpoints)
+                if improved:
+                    mark_best(run.directory)
+
         while run.step < settings.steps and not run.stop_requested:
             out = train_step(run.step)
             healthy &= torch.isfinite(out.total_d) & torch.isfinite(out.total_g)
             run.step += 1
 
             # ---- logging, evaluation, checkpoints (host syncs happen only here) ----
-            last = run.step == settings.steps or run.stop_requested
-            if run.step % settings.log_every == 0 or last:
+            if run.step % settings.log_every == 0 or run.step == settings.steps or run.stop_requested:
                 _check_healthy(healthy, run, last_check_step, out)
                 last_check_step = run.step
                 now = time.perf_counter()
@@ -167,18 +200,10 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) ->
                 }
                 last_log_step, tick = run.step, now
                 plugins.notify("on_log", run=run, step=run.step, logs=logs)
-            improved = False
-            if (settings.eval_every and run.step % settings.eval_every == 0) or last:
-                run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=last)
-                plugins.notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
-                improved = scoring.improved(run.metrics)
-            if run.step % settings.checkpoint_every == 0 or last or improved or run.stop_requested:
-                _check_healthy(healthy, run, last_check_step, out)
-                last_check_step = run.step
-                checkpoint = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
-                save_checkpoint(run.directory, checkpoint, settings.keep_checkpoints)
-                if improved:
-                    mark_best(run.directory)
+            final_done = run.step == settings.steps or run.stop_requested  # a stop asked for so far ends here
+            evaluate_and_checkpoint(out, final=final_done, checkpoint=final_done)
+        if run.stop_requested and not final_done and run.step > run.start_step:  # it came during this step's evaluation or checkpoint
+            evaluate_and_checkpoint(out, final=True, checkpoint=True)
         run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
 
 

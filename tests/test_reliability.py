@@ -3,6 +3,7 @@ that change on resume are used (or refused), recovery from a bad last.pt, one-li
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,8 @@ def test_stop_with_an_evaluation_then_resume_is_exact(cli, quick_config, tmp_pat
     code, out, _ = cli(*args, "--name", "probe-stopped")
     assert code == 0 and f"at step {STOP_AT_STEP}" in out
     runs = tmp_path / "runs"
+    records = [json.loads(line) for line in (runs / "probe-stopped" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [STOP_AT_STEP]  # the stop evaluated, once
     assert cli("-p", "plugin_fixtures", "train", "--resume", runs / "probe-stopped")[0] == 0
     assert_same_weights(load_checkpoint(runs / "straight"), load_checkpoint(runs / "probe-stopped"))
 

@@ -12,7 +12,7 @@ from typing import Any
 from energan.hookspecs import hookimpl
 
 KEY = "progress"
-EXTRAS = {"margin_active": "margin", "reg_pullaway": "PT"}  # shown when the run logs them
+EXTRAS = {"margin": "m", "margin_active": "active", "reg_pullaway": "PT", "k": "k", "m_global": "M"}  # shown when logged
 PLAIN_LINES = 20  # status lines per run when not on a terminal
 
 
