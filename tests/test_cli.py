@@ -50,7 +50,7 @@ def test_plugins_lists_builtins_with_components_and_parameters(cli) -> None:
     assert set(losses) >= {"margin", "logistic", "lsif"}
     margin_params = {p["name"]: p for p in losses["margin"]["params"]}
     assert margin_params["margin"]["default"] == 0.5 and margin_params["margin"]["help"]
-    pullaway = listing["components"]["regularizers"][0]
+    pullaway = next(row for row in listing["components"]["regularizers"] if row["name"] == "pullaway")
     impl = next(p for p in pullaway["params"] if p["name"] == "impl")
     assert impl["choices"] == ["auto", "fused", "triton", "reference"]
 
