@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from energan.atomic import write_atomic
 from energan.hookspecs import hookimpl
 
 FILENAME = "metrics.jsonl"
@@ -23,7 +24,8 @@ def on_train_start(run: Any) -> None:
     path = run.directory / FILENAME
     if path.exists():
         kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= run.start_step]
-        path.write_text("".join(line + "\n" for line in kept))
+        text = "".join(line + "\n" for line in kept)
+        write_atomic(path, lambda stream: stream.write(text.encode()))  # a kill here loses no line
 
 
 @hookimpl
