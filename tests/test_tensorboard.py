@@ -91,7 +91,7 @@ def test_resume_appends_and_drops_events_past_the_checkpoint(tmp_path: Path) -> 
         stale.add_scalar("train/loss_d", 99.0, 7)
     assert main(["train", "--resume", str(run)]) == 0
     assert_scalars_match_metrics_log(run)  # 2, 4, 6 kept, 7 dropped, 8 appended
-    assert [image.step for image in events(run).Images("samples")] == [4, 8]
+    assert [image.step for image in events(run).Images("samples")] == [4, 6, 8]  # 6: the evaluation at the stop
 
 
 def test_point_data_gets_a_scatter_plot_and_metrics(tmp_path: Path) -> None:
