@@ -15,9 +15,11 @@ from torch import nn
 from energan.components import Loss
 from energan.config import TrainConfig
 from energan.data import ImageData
+from energan.distributed import World
 from energan.errors import ConfigError, DataError
-from energan.model import build_model, pick_device
+from energan.model import Model, build_model, pick_device
 from energan.plugins import Plugins
+from energan.precision import Precision
 from energan.state import TrainingState
 
 
@@ -45,14 +47,20 @@ def make_optimizer(model: nn.Module, config: TrainConfig, name: str, lr: float) 
     return timm.optim.create_optimizer_v2(model, opt=name, lr=lr, weight_decay=settings.weight_decay, **extra)
 
 
-def assemble(config: TrainConfig, plugins: Plugins) -> tuple[ImageData, TrainingState]:
-    """The data and the seeded training state of a resolved config (models on the device)."""
+def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) -> tuple[ImageData, TrainingState]:
+    """The data and the seeded training state of a resolved config (models on the device; every
+    process of a multi-process run builds the same state)."""
     settings = config.settings
-    device = pick_device(settings.device)
+    world = world or World()
+    world.local_batch(settings.batch_size)
+    device = pick_device(settings.device, world.local_rank if world.distributed else None)
+    precision = Precision(settings.amp, device)
     torch.manual_seed(settings.seed)
     registries = plugins.registries
     data = load_data(config, plugins)
     model = build_model(config, registries, data.shape, device)
+    if settings.sync_batch_norm and world.distributed:
+        synchronise_batch_norm(model, device)
     loss = registries.losses.get(config.loss.name).build(config.component_params("loss"))
     check_energy_range(config, model.energy, loss)
     if settings.warmup_steps and getattr(model.energy, "energy_range", (-math.inf,))[0] == -math.inf:
@@ -71,8 +79,17 @@ def assemble(config: TrainConfig, plugins: Plugins) -> tuple[ImageData, Training
         optimizer_g=make_optimizer(model.generator, config, settings.optimizer_g, settings.lr_g),
         optimizer_d=make_optimizer(model.energy, config, settings.optimizer_d, settings.lr_d),
         latent_rng=torch.Generator(device).manual_seed(settings.seed + 1),
+        precision=precision,
     )
     return data, state
+
+
+def synchronise_batch_norm(model: Model, device: torch.device) -> None:
+    """Batch-norm layers of both networks compute their statistics over the global batch."""
+    if device.type != "cuda":
+        raise ConfigError(f"sync_batch_norm needs CUDA devices (torch's SyncBatchNorm), not {device.type}; leave it off on the CPU")
+    model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
+    model.energy = nn.SyncBatchNorm.convert_sync_batchnorm(model.energy)
 
 
 def check_energy_range(config: TrainConfig, energy: nn.Module, loss: Loss) -> None:

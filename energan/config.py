@@ -41,7 +41,9 @@ class TrainSettings:
     runs_dir: str = param("runs", "where run directories are created")
     data_dir: str = param("", "directory of the dataset's files (datasets that read files)")
     steps: int = param(12000, "generator steps", low=1)
-    batch_size: int = param(64, "samples per batch (real and fake)", low=2)
+    batch_size: int = param(
+        64, "samples per batch (real and fake); under torchrun the global batch, split evenly over the processes", low=2
+    )
     d_steps: int = param(1, "discriminator (energy) steps per generator step", low=1)
     warmup_steps: int = param(
         0, "first steps that train only the energy, on real data (an auto-encoder learns to reconstruct them); G waits", low=0
@@ -57,8 +59,13 @@ class TrainSettings:
     ema: bool = param(True, "sample from an exponential moving average of the generator (timm ModelEmaV3)")
     ema_decay: float = param(0.999, "EMA decay", low=0.0, high=1.0)
     device: str = param("auto", "auto (cuda if available), cpu or cuda", choices=("auto", "cpu", "cuda"))
-    amp: str = param("none", "autocast precision on CUDA", choices=("none", "bf16"))
-    compile: bool = param(False, "torch.compile the generator and the energy")
+    amp: str = param(
+        "none",
+        "mixed precision of the networks' forward passes: bf16 (CUDA or CPU), fp16 (CUDA, gradient scaler)",
+        choices=("none", "bf16", "fp16"),
+    )
+    compile: bool = param(False, "torch.compile the generator and the energy (one graph per network and phase)")
+    sync_batch_norm: bool = param(False, "batch-norm statistics over the global batch in a multi-process CUDA run (SyncBatchNorm)")
     seed: int = param(0, "seed of every random stream", low=0)
     log_every: int = param(25, "steps between logged scalars", low=1)
     eval_every: int = param(1000, "steps between metric evaluations and sample grids (0: only at the end)", low=0)

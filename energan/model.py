@@ -75,13 +75,14 @@ class Model:
             self.ema.load_state_dict(state["ema"])
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` → cuda when available; ``cuda`` without a GPU is an error."""
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` → cuda when available; ``cuda`` without a GPU is an error. Under torchrun each
+    process takes the GPU of its ``local_rank``."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' requested but torch sees no CUDA device; valid here: cpu, auto")
-    return torch.device(name)
+    return torch.device("cuda", local_rank) if name == "cuda" and local_rank is not None else torch.device(name)
 
 
 def build_model(config: TrainConfig, registries: Any, shape: tuple[int, int, int], device: torch.device) -> Model:

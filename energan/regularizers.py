@@ -8,21 +8,30 @@ from einops import rearrange, reduce
 from torch import Tensor, nn
 
 from energan.components import Regularizer, RegularizerInputs, require_code
+from energan.distributed import gather_with_gradient
 from energan.kernels import pullaway
+from energan.kernels.common import accumulation_dtype
 
 
 class PullAway(Regularizer):
-    """EBGAN-PT: the pull-away term on the energy's codes of the generated batch."""
+    """EBGAN-PT: the pull-away term on the energy's codes of the generated batch, in fp32 (codes
+    from a bf16/fp16 forward are upcast). With scope "global" in a multi-process run, the codes
+    of every process are gathered first, so f_PT is the whole batch's, as in one process."""
 
     side = "generator"
 
-    def __init__(self, weight: float, impl: str, eps: float) -> None:
+    def __init__(self, weight: float, impl: str, eps: float, scope: str = "global") -> None:
         super().__init__(weight)
         self.impl = impl
         self.eps = eps
+        self.scope = scope
 
     def __call__(self, inputs: RegularizerInputs) -> Tensor:
-        return pullaway(require_code(inputs.fake_output, "the pull-away term"), eps=self.eps, impl=self.impl)
+        codes = require_code(inputs.fake_output, "the pull-away term")
+        codes = codes.to(accumulation_dtype(codes.dtype))
+        if self.scope == "global":
+            codes = gather_with_gradient(codes)
+        return pullaway(codes, eps=self.eps, impl=self.impl)
 
 
 def input_gradient(energy: nn.Module, x: Tensor) -> Tensor:

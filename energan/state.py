@@ -9,6 +9,7 @@ import torch
 
 from energan.components import Loss, Regularizer
 from energan.model import Model
+from energan.precision import Precision
 
 
 @dataclasses.dataclass
@@ -21,13 +22,15 @@ class TrainingState:
     optimizer_g: torch.optim.Optimizer
     optimizer_d: torch.optim.Optimizer
     latent_rng: torch.Generator
+    precision: Precision
 
     @property
     def device(self) -> torch.device:
         return self.model.device
 
     def state_dict(self) -> dict[str, Any]:
-        """Optimizer states, every RNG stream and the loss's state (the model's weights are saved beside them)."""
+        """Optimizer states, every RNG stream, the loss's state and the fp16 gradient scalers (the model's
+        weights are saved beside them)."""
         rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
@@ -36,6 +39,7 @@ class TrainingState:
             "optimizer_d": self.optimizer_d.state_dict(),
             "rng": rng,
             "loss": self.loss.state_dict(),
+            "precision": self.precision.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -44,6 +48,7 @@ class TrainingState:
         self.optimizer_g.load_state_dict(state["optimizer_g"])
         self.optimizer_d.load_state_dict(state["optimizer_d"])
         self.loss.load_state_dict(state.get("loss", {}))
+        self.precision.load_state_dict(state.get("precision", {}))
         torch.set_rng_state(state["rng"]["torch"])
         self.latent_rng.set_state(state["rng"]["latent"])
         if "cuda" in state["rng"] and self.device.type == "cuda":

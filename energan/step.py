@@ -6,7 +6,6 @@ it waits for the device.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import torch
@@ -16,6 +15,7 @@ from energan.components import Regularizer, RegularizerInputs, UpdateContext
 from energan.config import TrainSettings
 from energan.data import ImageData
 from energan.data.loader import batch_stream
+from energan.distributed import World, data_parallel
 from energan.state import TrainingState
 
 
@@ -27,7 +27,7 @@ class StepOutput:
     loss_g: Tensor
     total_d: Tensor
     total_g: Tensor
-    energies_real: Tensor  # per sample, detached: averaged only when logged
+    energies_real: Tensor  # per sample of the global batch, detached: averaged only when logged
     energies_fake: Tensor
     regularizers: dict[str, Tensor]
 
@@ -39,67 +39,77 @@ def regularized(loss: Tensor, regularizers: dict[str, Regularizer], inputs: Regu
 
 
 class TrainStep:
-    """``step(index)`` performs training step ``index`` (its batches depend on the index alone)."""
+    """``step(index)`` performs training step ``index`` (its batches depend on the index alone).
 
-    def __init__(self, state: TrainingState, data: ImageData, settings: TrainSettings) -> None:
+    In a run over several processes each one trains on its share of the global batch through
+    DistributedDataParallel; the energies handed to the loss's ``update`` and returned for the
+    logs are the whole batch's, gathered from every process.
+    """
+
+    def __init__(self, state: TrainingState, data: ImageData, settings: TrainSettings, world: World | None = None) -> None:
         self.state = state
         self.settings = settings
+        self.world = world = world or World()
         self.d_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "generator"}
-        self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device)
+        self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device, world.rank, world.size)
         self.batches_per_epoch = getattr(self.stream, "stream", self.stream).batches_per_epoch  # a prefetcher wraps its stream
-        self.autocast = torch.autocast(state.device.type, dtype=torch.bfloat16) if settings.amp == "bf16" else contextlib.nullcontext()
-        self.generator, self.energy = state.model.generator, state.model.energy
+        model = state.model
+        self.generator_parameters = list(model.generator.parameters())
+        # The energy's generator-step forward only passes gradients through to the generator: it is
+        # never wrapped for gradient averaging, and the energy's weights keep requires_grad (the
+        # backward is limited to the generator's weights instead), so a compiled graph is never
+        # invalidated by toggling it.
+        self.generator = data_parallel(model.generator, world, state.device)
+        self.energy = data_parallel(model.energy, world, state.device)
+        self.energy_g = model.energy
         if settings.compile:
             self.generator, self.energy = torch.compile(self.generator), torch.compile(self.energy)
+            self.energy_g = self.energy if not world.distributed else torch.compile(model.energy)
 
     def close(self) -> None:
         """Release the batch stream's worker processes, if it has any."""
         self.stream.close()
 
     def latent(self) -> Tensor:
+        """This process's share of the global batch's latents (drawn whole, so every share is seeded alike)."""
         state = self.state
-        return torch.randn(self.settings.batch_size, state.model.generator.latent_dim, generator=state.latent_rng, device=state.device)
+        latent = torch.randn(self.settings.batch_size, state.model.generator.latent_dim, generator=state.latent_rng, device=state.device)
+        return self.world.shard(latent)
 
     def __call__(self, index: int) -> StepOutput:
-        state, settings, loss = self.state, self.settings, self.state.loss
-        model = state.model
+        state, settings, loss, world = self.state, self.settings, self.state.loss, self.world
+        model, precision = state.model, state.precision
         warming_up = index < settings.warmup_steps  # the energy learns the data alone; G waits
 
         # ---- energy steps: low energy on data, high on samples ----
         for k in range(settings.d_steps):
             batch = index * settings.d_steps + k
             real = self.stream.batch(batch).to(state.device, non_blocking=True)
-            with torch.no_grad(), self.autocast:
+            with torch.no_grad(), precision.autocast():
                 fake = self.generator(self.latent())
-            with self.autocast:
+            with precision.autocast():
                 out_real, out_fake = self.energy(real), self.energy(fake)
-                loss_d = (
-                    out_real.energy.float().mean() if warming_up else loss.discriminator(out_real.energy.float(), out_fake.energy.float())
-                )
-                inputs = RegularizerInputs(model.energy, real, fake, out_real, out_fake)
-                reg_d, total_d = regularized(loss_d, self.d_regularizers, inputs)
-            state.optimizer_d.zero_grad(set_to_none=True)
-            total_d.backward()
-            state.optimizer_d.step()
+            energies_real, energies_fake = out_real.energy.float(), out_fake.energy.float()
+            loss_d = energies_real.mean() if warming_up else loss.discriminator(energies_real, energies_fake)
+            inputs = RegularizerInputs(model.energy, real, fake, out_real, out_fake)
+            reg_d, total_d = regularized(loss_d, self.d_regularizers, inputs)
+            precision.update(total_d, state.optimizer_d, "energy")
+            seen_real, seen_fake = world.gather(energies_real.detach()), world.gather(energies_fake.detach())
             context = UpdateContext(index, epoch_end=(batch + 1) % self.batches_per_epoch == 0, warming_up=warming_up)
-            loss.update(out_real.energy.detach().float(), out_fake.energy.detach().float(), context)
+            loss.update(seen_real, seen_fake, context)
         if warming_up:
             idle = torch.zeros((), device=state.device)
-            return StepOutput(loss_d, idle, total_d, idle, out_real.energy.detach(), out_fake.energy.detach(), reg_d)
+            return StepOutput(loss_d, idle, total_d, idle, seen_real, seen_fake, reg_d)
 
-        # ---- generator step: lower the energy of its samples (no weight gradients for the energy) ----
-        model.energy.requires_grad_(False)
-        with self.autocast:
+        # ---- generator step: lower the energy of its samples (gradients into the generator only) ----
+        with precision.autocast():
             fake = self.generator(self.latent())
-            out_fake_g = self.energy(fake)
-            loss_g = loss.generator(out_fake_g.energy.float())
-            inputs = RegularizerInputs(model.energy, None, fake, None, out_fake_g)
-            reg_g, total_g = regularized(loss_g, self.g_regularizers, inputs)
-        state.optimizer_g.zero_grad(set_to_none=True)
-        total_g.backward()
-        state.optimizer_g.step()
-        model.energy.requires_grad_(True)
+            out_fake_g = self.energy_g(fake)
+        loss_g = loss.generator(out_fake_g.energy.float())
+        inputs = RegularizerInputs(model.energy, None, fake, None, out_fake_g)
+        reg_g, total_g = regularized(loss_g, self.g_regularizers, inputs)
+        precision.update(total_g, state.optimizer_g, "generator", inputs=self.generator_parameters)
         if model.ema is not None:
             model.ema.update(model.generator, step=index)
         return StepOutput(
@@ -107,7 +117,7 @@ class TrainStep:
             loss_g=loss_g,
             total_d=total_d,
             total_g=total_g,
-            energies_real=out_real.energy.detach(),
-            energies_fake=out_fake.energy.detach(),
+            energies_real=seen_real,
+            energies_fake=seen_fake,
             regularizers={**reg_d, **reg_g},
         )

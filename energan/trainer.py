@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import signal
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from energan.checkpoint import Checkpoint, mark_best, remove_partial_writes, sav
 from energan.components import Metric
 from energan.config import TrainConfig, resolve, save_config
 from energan.data import ImageData
+from energan.distributed import World, joined_world
 from energan.errors import CheckpointError, ConfigError, DivergenceError
 from energan.lock import run_lock
 from energan.plugins import Plugins, load_plugins
@@ -33,29 +35,43 @@ from energan.step import StepOutput, TrainStep
 def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
     """Train (or, with ``resume``, continue) a run; returns it with its final status and metrics.
     One process at a time per run directory (an OS lock that dies with its holder). A new run is
-    built and checked before its directory is created, so a refused run leaves nothing behind."""
+    built and checked before its directory is created, so a refused run leaves nothing behind.
+
+    Under torchrun every process calls this: each trains on its share of the batch, and rank 0
+    alone locks and writes the run directory and talks to the observers."""
     plugins = plugins or load_plugins()
     config = resolve(config, plugins.registries)
     metrics = build_metrics(config.table_params("metrics"), plugins.registries)
     scoring = Scoring(metrics, objective(metrics, config.settings.objective), None)
-    if resume:
-        run_dir = Path(resume)
-        with run_lock(run_dir):
-            remove_partial_writes(run_dir)
-            check_resume_changes(run_dir, config, plugins.registries)
-            saved = load_resumable(run_dir)
-            return _train(config, plugins, run_dir, scoring, _prepared(config, plugins, metrics), saved)
-    run_dir = _run_dir(config)
-    _check_new(run_dir)
-    prepared = _prepared(config, plugins, metrics)
-    with run_lock(run_dir):
-        _check_new(run_dir)  # again: no other process can start this run any more
-        return _train(config, plugins, run_dir, scoring, prepared, None)
+    with joined_world(config.settings.device) as world:
+        lock = run_lock if world.is_main else _no_lock
+        if resume:
+            run_dir = Path(resume)
+            with lock(run_dir):
+                if world.is_main:
+                    remove_partial_writes(run_dir)
+                check_resume_changes(run_dir, config, plugins.registries)
+                saved = load_resumable(run_dir)
+                return _train(config, plugins, run_dir, scoring, _prepared(config, plugins, metrics, world), saved, world)
+        run_dir = _run_dir(config)
+        if world.is_main:
+            _check_new(run_dir)
+        prepared = _prepared(config, plugins, metrics, world)
+        with lock(run_dir):
+            if world.is_main:
+                _check_new(run_dir)  # again: no other process can start this run any more
+            return _train(config, plugins, run_dir, scoring, prepared, None, world)
 
 
-def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric]) -> tuple[ImageData, TrainingState]:
+@contextlib.contextmanager
+def _no_lock(run_dir: Path) -> Iterator[None]:
+    """Ranks other than 0 never write the run directory: rank 0 holds its lock for all of them."""
+    yield
+
+
+def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric], world: World) -> tuple[ImageData, TrainingState]:
     """The data and the training state, with the metrics' needs checked against the data."""
-    data, state = assemble(config, plugins)
+    data, state = assemble(config, plugins, world)
     check_requirements(metrics, data)
     return data, state
 
@@ -67,6 +83,7 @@ def _train(
     scoring: Scoring,
     prepared: tuple[ImageData, TrainingState],
     saved: Checkpoint | None,
+    world: World,
 ) -> Run:
     data, state = prepared
     start_step = 0
@@ -75,11 +92,13 @@ def _train(
         restore_training(state, saved, config.settings)
         start_step, scoring.best = saved.step, saved.best
     run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=scoring.objective)
-    save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
-    plugins.notify("on_train_start", run=run)
+    notify = plugins.notify if world.is_main else _silent
+    if world.is_main:
+        save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
+    notify("on_train_start", run=run)
     try:
         with _stop_on_interrupt(run):
-            _loop(run, state, scoring, plugins)
+            _loop(run, state, scoring, notify, world)
     except DivergenceError:
         run.status = "diverged"
         raise
@@ -90,8 +109,15 @@ def _train(
         run.status = "failed"
         raise
     finally:
-        plugins.notify("on_train_end", run=run)
+        notify("on_train_end", run=run)
     return run
+
+
+def _silent(hook: str, **kwargs: object) -> None:
+    """The observers of ranks other than 0: none."""
+
+
+Notify = Callable[..., None]
 
 
 @dataclasses.dataclass
@@ -156,68 +182,84 @@ def _stop_on_interrupt(run: Run):
         signal.signal(signal.SIGINT, previous)
 
 
-def _loop(run: Run, state: TrainingState, scoring: Scoring, plugins: Plugins) -> None:
+def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, world: World) -> None:
     settings = run.config.settings
-    with contextlib.closing(TrainStep(state, run.data, settings)) as train_step:  # stops data workers
+    with contextlib.closing(TrainStep(state, run.data, settings, world)) as train_step:  # stops data workers
         healthy = torch.ones((), dtype=torch.bool, device=state.device)
         last_check_step = last_log_step = run.step
-        final_done = False
+        stopping = False
         tick = time.perf_counter()
 
-        def evaluate_and_checkpoint(out: StepOutput, final: bool, checkpoint: bool) -> None:
+        def evaluate_and_checkpoint(out: StepOutput, final: bool) -> None:
             nonlocal last_check_step
             improved = False
             if final or (settings.eval_every and run.step % settings.eval_every == 0):
-                run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=final)
-                plugins.notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
-                improved = scoring.improved(run.metrics)
-            if checkpoint or final or improved or run.step % settings.checkpoint_every == 0:
-                _check_healthy(healthy, run, last_check_step, out)
+                if world.is_main:
+                    run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=final)
+                    notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
+                    improved = scoring.improved(run.metrics)
+                improved = world.from_main(improved, state.device)
+            if final or improved or run.step % settings.checkpoint_every == 0:
+                _check_healthy(healthy, run, last_check_step, out, world)
                 last_check_step = run.step
-                saved = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
-                save_checkpoint(run.directory, saved, settings.keep_checkpoints)
-                if improved:
-                    mark_best(run.directory)
+                if world.is_main:
+                    saved = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
+                    save_checkpoint(run.directory, saved, settings.keep_checkpoints)
+                    if improved:
+                        mark_best(run.directory)
 
-        while run.step < settings.steps and not run.stop_requested:
+        def agreed_stop(log_step: bool) -> bool:
+            """One process stops when asked; several agree at log steps, so all stop after the same step."""
+            if not world.distributed:
+                return run.stop_requested
+            return log_step and world.any(run.stop_requested, state.device)
+
+        while run.step < settings.steps and not stopping:
             out = train_step(run.step)
             healthy &= torch.isfinite(out.total_d) & torch.isfinite(out.total_g)
             run.step += 1
+            log_step = run.step % settings.log_every == 0 or run.step == settings.steps
 
             # ---- logging, evaluation, checkpoints (host syncs happen only here) ----
-            if run.step % settings.log_every == 0 or run.step == settings.steps or run.stop_requested:
-                _check_healthy(healthy, run, last_check_step, out)
+            if log_step or agreed_stop(log_step=False):
+                _check_healthy(healthy, run, last_check_step, out, world)
                 last_check_step = run.step
                 now = time.perf_counter()
                 logs = {
-                    "loss_d": out.loss_d.item(),
-                    "loss_g": out.loss_g.item(),
-                    "energy_real": out.energies_real.float().mean().item(),
-                    "energy_fake": out.energies_fake.float().mean().item(),
-                    **{f"reg_{name}": value.item() for name, value in out.regularizers.items()},
+                    "loss_d": world.mean(out.loss_d).item(),
+                    "loss_g": world.mean(out.loss_g).item(),
+                    "energy_real": out.energies_real.mean().item(),
+                    "energy_fake": out.energies_fake.mean().item(),
+                    **{f"reg_{name}": world.mean(value).item() for name, value in out.regularizers.items()},
                     **{name: value.item() for name, value in state.loss.diagnostics(out.energies_real, out.energies_fake).items()},
                     "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
                 }
                 last_log_step, tick = run.step, now
-                plugins.notify("on_log", run=run, step=run.step, logs=logs)
-            final_done = run.step == settings.steps or run.stop_requested  # a stop asked for so far ends here
-            evaluate_and_checkpoint(out, final=final_done, checkpoint=final_done)
-        if run.stop_requested and not final_done and run.step > run.start_step:  # it came during this step's evaluation or checkpoint
-            evaluate_and_checkpoint(out, final=True, checkpoint=True)
-        run.status = "stopped" if run.stop_requested and run.step < settings.steps else "finished"
+                notify("on_log", run=run, step=run.step, logs=logs)
+            stopping = agreed_stop(log_step)  # a request from an on_log observer counts at once
+            final = run.step == settings.steps or stopping
+            evaluate_and_checkpoint(out, final=final)
+            if not final and agreed_stop(log_step=False):  # asked during this evaluation or checkpoint
+                evaluate_and_checkpoint(out, final=True)
+                stopping = True
+        if run.step > run.start_step:
+            world.check_replicas({"generator": state.model.generator, "energy": state.model.energy})
+        run.status = "stopped" if stopping and run.step < settings.steps else "finished"
 
 
-def _check_healthy(healthy: torch.Tensor, run: Run, since: int, out: StepOutput) -> None:
-    """Every loss since the last check was finite, and the energies did not explode (their mean
-    magnitude stays under ``max_energy``): otherwise stop before a bad checkpoint is written."""
+def _check_healthy(healthy: torch.Tensor, run: Run, since: int, out: StepOutput, world: World) -> None:
+    """Every loss since the last check was finite on every process, and the energies did not
+    explode (their mean magnitude stays under ``max_energy``): otherwise stop before a bad
+    checkpoint is written."""
     limit = run.config.settings.max_energy
-    energies = {"E_real": out.energies_real.float().mean().item(), "E_fake": out.energies_fake.float().mean().item()}
-    if bool(healthy) and not (limit and any(abs(value) > limit for value in energies.values())):
+    energies = {"E_real": out.energies_real.mean().item(), "E_fake": out.energies_fake.mean().item()}
+    finite = not world.any(not bool(healthy), healthy.device)
+    if finite and not (limit and any(abs(value) > limit for value in energies.values())):
         return
     last = run.directory / "checkpoints" / "last.pt"
     kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
     seen = ", ".join(f"{name} {value:.4g}" for name, value in energies.items())
-    what = "loss became NaN or infinite" if not bool(healthy) else f"energies exploded past max_energy {limit:g}"
+    what = "loss became NaN or infinite" if not finite else f"energies exploded past max_energy {limit:g}"
     raise DivergenceError(
         f"{what} between steps {since} and {run.step} (D loss {out.total_d.item():.4g}, G loss {out.total_g.item():.4g}, {seen}); "
         f"{kept}; try a lower learning rate"

@@ -119,7 +119,7 @@ def test_train_writes_config_metrics_samples_and_checkpoints(cli, quick_config, 
     run = tmp_path / "runs" / "full"
     saved = tomllib.loads((run / "config.toml").read_text())
     assert saved["loss"] == {"name": "margin", "margin": 0.5}
-    assert saved["reg"]["pullaway"] == {"weight": 0.2, "impl": "auto", "eps": 1e-8}
+    assert saved["reg"]["pullaway"] == {"weight": 0.2, "impl": "auto", "eps": 1e-8, "scope": "global"}
     assert saved["energy"]["size"] == 32 and saved["energy"]["n_layers"] == AutoEncoderParams().n_layers  # resolved defaults
     assert saved["plugins"]["margin"] == saved["plugins"]["pullaway"]
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -125,27 +125,31 @@ class BatchStream:
 
     Epoch e is the permutation drawn from a generator seeded with (seed, e), so a run that
     resumes at step k sees exactly the batches it would have seen: no sampler state to save.
+    In a run over several processes, ``batch_size`` is the global batch and process ``rank`` of
+    ``ranks`` takes its contiguous share of each one.
     """
 
-    def __init__(self, images: Tensor | LazyImages, batch_size: int, seed: int) -> None:
+    def __init__(self, images: Tensor | LazyImages, batch_size: int, seed: int, rank: int = 0, ranks: int = 1) -> None:
         if batch_size > len(images):
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(images)} images)")
         self.images = images
         self.batch_size = batch_size
         self.seed = seed
+        self.share = batch_size // ranks
+        self.offset = rank * self.share
         self.batches_per_epoch = len(images) // batch_size
         self._epoch = -1
         self._order = torch.empty(0, dtype=torch.long)
 
     def indices(self, index: int) -> Tensor:
-        """The dataset indices of batch ``index``."""
+        """The dataset indices of batch ``index`` (this process's share of it)."""
         epoch, position = divmod(index, self.batches_per_epoch)
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._order = torch.randperm(len(self.images), generator=generator)
             self._epoch = epoch
-        start = position * self.batch_size
-        return self._order[start : start + self.batch_size]
+        start = position * self.batch_size + self.offset
+        return self._order[start : start + self.share]
 
     def batch(self, index: int) -> Tensor:
         return self.images[self.indices(index)]

@@ -62,9 +62,12 @@ class PrefetchingStream:
         self._next = None
 
 
-def batch_stream(images: Tensor | LazyImages, batch_size: int, seed: int, device: torch.device) -> BatchStream | PrefetchingStream:
-    """In-memory tensors are indexed directly; lazy images with workers are decoded ahead."""
-    stream = BatchStream(images, batch_size, seed)
+def batch_stream(
+    images: Tensor | LazyImages, batch_size: int, seed: int, device: torch.device, rank: int = 0, ranks: int = 1
+) -> BatchStream | PrefetchingStream:
+    """In-memory tensors are indexed directly; lazy images with workers are decoded ahead (only
+    this process's share of each batch)."""
+    stream = BatchStream(images, batch_size, seed, rank, ranks)
     if isinstance(images, Tensor) or not getattr(images, "workers", 0):
         return stream
     return PrefetchingStream(stream, images, pin_memory=device.type == "cuda")

@@ -9,6 +9,7 @@ from energan.hookspecs import Register, hookimpl
 from energan.params import param
 
 IMPLEMENTATIONS = ("auto", "fused", "triton", "reference")
+SCOPES = ("global", "local")
 
 
 @dataclass(frozen=True)
@@ -16,13 +17,19 @@ class PullAwayParams:
     weight: float = param(1.0, "weight of f_PT in the generator loss (the paper: 0.1, next to its per-sample-norm energies)", low=0.0)
     impl: str = param("auto", "kernel: auto (triton on CUDA, else fused), fused, triton or reference", choices=IMPLEMENTATIONS)
     eps: float = param(1e-8, "smoothing: rows are divided by sqrt(|s|² + eps²), so zero rows stay zero", low=1e-30)
+    scope: str = param(
+        "global",
+        "under torchrun: global (f_PT of the whole batch, the codes gathered from every process with their gradients) "
+        "or local (of each process's share); one process: the same",
+        choices=SCOPES,
+    )
 
 
 def build_pullaway(params: PullAwayParams) -> Any:
     """f_PT(S) = 1/(N(N−1)) Σ_{i≠j} cos²(S_i, S_j) on the fake batch's codes (generator side)."""
     from energan.regularizers import PullAway
 
-    return PullAway(params.weight, params.impl, params.eps)
+    return PullAway(params.weight, params.impl, params.eps, params.scope)
 
 
 @hookimpl

@@ -7,10 +7,13 @@ used identically by every implementation. Since Σ_ij (ŝ_iᵀŝ_j)² = ‖ŜŜ�
 the fused paths form only the smaller Gram matrix: memory O(N·D + min(N,D)²), time
 O(N·D·min(N,D)). With the N×N side the diagonal is zeroed; with the D×D side the diagonal
 terms Σ_i |ŝ_i|⁴ are subtracted. fp16/bf16 codes are accumulated in fp32 (fp64 stays
-fp64) and the result is returned in the input dtype.
+fp64) and the result is returned in the input dtype. Every implementation runs with autocast
+switched off, so an ambient bf16/fp16 autocast never lowers the precision of its products.
 """
 
+import functools
 import importlib.util
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +24,7 @@ from torch.autograd.function import once_differentiable
 from energan.kernels.common import accumulation_dtype, flatten_codes
 
 IMPLEMENTATIONS = ("auto", "fused", "triton", "reference")
+MIN_TRITON = "3.4"  # triton.knobs (the interpreter switch) and tl.dot's input_precision
 
 
 class _FusedPullAway(torch.autograd.Function):
@@ -72,23 +76,49 @@ class _FusedPullAway(torch.autograd.Function):
         return (delta * grad.to(delta.dtype)).to(ctx.input_dtype), None, None
 
 
-def _resolve(codes: Tensor, impl: str) -> str:
-    """Map "auto" to "triton" for CUDA tensors when triton is importable, else "fused"."""
+@functools.cache
+def triton_unsupported() -> str | None:
+    """Why the Triton kernels cannot run with the installed packages (None when they can)."""
+    if importlib.util.find_spec("triton") is None:
+        return "triton is not installed"
+    import triton
+
+    if not hasattr(triton, "knobs"):
+        return f"triton {getattr(triton, '__version__', '?')} is older than {MIN_TRITON}, which the kernels need"
+    return None
+
+
+@functools.cache
+def _warn_fallback(reason: str) -> None:
+    warnings.warn(f"pull-away impl 'auto': {reason}; using the fused PyTorch kernel", RuntimeWarning, stacklevel=4)
+
+
+def _resolve(device_type: str, impl: str) -> str:
+    """Map "auto" to "triton" for CUDA tensors when a supported Triton is installed, else "fused"
+    (an unsupported Triton is said once); an explicit "triton" it cannot run is an error."""
+    if impl == "triton" and (reason := triton_unsupported()):
+        raise ValueError(f"pull-away impl 'triton' cannot run: {reason}; use impl fused or auto")
     if impl != "auto":
         return impl
-    return "triton" if codes.is_cuda and importlib.util.find_spec("triton") is not None else "fused"
+    if device_type != "cuda":
+        return "fused"
+    if reason := triton_unsupported():
+        _warn_fallback(reason)
+        return "fused"
+    return "triton"
 
 
 def pullaway(codes: Tensor, eps: float = 1e-8, impl: str = "auto") -> Tensor:
     """Pull-away term f_PT of codes (N, ...) as a 0-dim tensor in the codes' dtype.
 
     impl: "fused" (PyTorch, hand-written backward), "triton" (CUDA, or CPU under
-    TRITON_INTERPRET=1), "reference" (literal N×N formula) or "auto" (triton for CUDA
-    tensors when triton is importable, else fused).
+    TRITON_INTERPRET=1; Triton ≥ 3.4), "reference" (literal N×N formula) or "auto" (triton for
+    CUDA tensors when a supported Triton is installed, else fused).
     """
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"unknown pull-away impl {impl!r}; choose one of {', '.join(IMPLEMENTATIONS)}")
-    return _DISPATCH[_resolve(codes, impl)](codes, eps)
+    with torch.autocast(codes.device.type, enabled=False):
+        return _DISPATCH[_resolve(codes.device.type, impl)](codes, eps)
 
 
 def _fused(codes: Tensor, eps: float) -> Tensor:
