@@ -69,6 +69,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from energan.config import TrainConfig, apply_overrides, read_toml
+    from energan.distributed import world_from_environment
     from energan.errors import ConfigError
     from energan.trainer import train
 
@@ -87,5 +88,6 @@ def run(args: argparse.Namespace) -> int:
             raw[table] = {name: previous.get(name, {}) for name in chosen if name != "none"}
     config = TrainConfig.from_dict(raw)
     result = train(config, plugins=args.loaded_plugins, resume=args.resume)
-    print(f"{result.status}: {result.directory} at step {result.step}")
+    if world_from_environment().is_main:  # under torchrun, one line for the whole run
+        print(f"{result.status}: {result.directory} at step {result.step}")
     return 0 if result.status in ("finished", "stopped") else 1

@@ -1,0 +1,110 @@
+"""Data parallelism over torch.distributed: torchrun with the gloo backend on the CPU, 2 processes.
+
+A 2-process run and a 1-process run with the same seed and global batch reach the same weights
+up to the order of floating-point reductions: we allow 1e-6 (fp32) after 8 and 12 steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from distributed_workers import WORLD_SIZE, global_pullaway, in_group, replicas
+
+from energan.checkpoint import load_checkpoint
+from energan.distributed import World, world_from_environment
+from energan.errors import ConfigError
+from energan.kernels import pullaway
+
+TOLERANCE = 1e-6
+# no batch-norm: its statistics are per process unless sync_batch_norm (CUDA) is on; the pull-away
+# term over the whole batch (scope global, the default) is what one process computes
+DDP_SETTINGS = ("--set", "generator.batch_norm=false", "--reg", "pullaway", "--set", "reg.pullaway.weight=0.5")
+
+
+def torchrun(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``torchrun --standalone --nproc_per_node=2 --no-python energan ARGS`` (one thread per process)."""
+    energan = Path(sys.executable).with_name("energan")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD_SIZE}", "--no-python", str(energan)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*command, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def assert_close_weights(a: Path, b: Path) -> None:
+    first, second = load_checkpoint(a), load_checkpoint(b)
+    assert first.step == second.step
+    for part in ("generator", "energy", "ema"):
+        for key, value in first.model[part].items():
+            torch.testing.assert_close(second.model[part][key], value, atol=TOLERANCE, rtol=0, msg=f"{part}.{key}")
+
+
+def files(run: Path) -> set[str]:
+    return {str(path.relative_to(run)) for path in run.rglob("*") if path.is_file() and path.name != "config.toml"}
+
+
+def test_two_processes_train_and_resume_like_one(cli, quick_config, tmp_path: Path) -> None:
+    config = quick_config(steps=8)
+    runs = tmp_path / "runs"
+    two = torchrun("train", "--config", config, "--name", "two", *DDP_SETTINGS, cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.stdout.count("finished:") == 1  # one line for the run, from rank 0
+    assert cli("train", "--config", config, "--name", "one", *DDP_SETTINGS)[0] == 0
+    assert_close_weights(runs / "one", runs / "two")  # the ranks' own weights agreed: the run checks them at its end
+
+    # rank 0 alone wrote the run: the files of a one-process run, each log line once
+    assert files(runs / "two") == files(runs / "one")
+    records = [json.loads(line) for line in (runs / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [2, 4, 6, 8]
+
+    resumed = torchrun("train", "--resume", runs / "two", "--set", "steps=12", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert cli("train", "--config", quick_config(steps=12), "--name", "one-12", *DDP_SETTINGS)[0] == 0
+    assert_close_weights(runs / "one-12", runs / "two")
+    records = [json.loads(line) for line in (runs / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [2, 4, 6, 8, 10, 12]
+
+
+def test_global_pullaway_on_two_ranks_equals_one_process(tmp_path: Path) -> None:
+    codes = torch.randn(8, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    mp.spawn(in_group, args=(tmp_path / "rendezvous", global_pullaway, codes, tmp_path), nprocs=WORLD_SIZE)
+    whole = codes.clone().requires_grad_(True)
+    expected = pullaway(whole, impl="fused")
+    expected.backward()
+    for rank in range(WORLD_SIZE):
+        saved = torch.load(tmp_path / f"rank{rank}.pt")
+        torch.testing.assert_close(saved["value"], expected.detach(), atol=1e-12, rtol=0)
+        torch.testing.assert_close(saved["grad"], World(rank, WORLD_SIZE).shard(whole.grad), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize(("perturb", "expected"), [(False, "same"), (True, "different energy weights")])
+def test_replica_check_finds_a_rank_that_drifted(tmp_path: Path, perturb: bool, expected: str) -> None:
+    mp.spawn(in_group, args=(tmp_path / "rendezvous", replicas, perturb, tmp_path), nprocs=WORLD_SIZE)
+    assert all(expected in (tmp_path / f"rank{rank}.txt").read_text() for rank in range(WORLD_SIZE))
+
+
+def test_world_shares_and_errors() -> None:
+    world = World(rank=1, size=4)
+    assert world.local_batch(64) == 16
+    assert world.shard(torch.arange(8)).tolist() == [2, 3]
+    with pytest.raises(ConfigError, match=r"batch_size 30 .* 4 processes; use a multiple of 4, e.g. 28"):
+        world.local_batch(30)
+    assert world_from_environment({}) == World()
+    assert world_from_environment({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}) == World(1, 2, 1)
+    with pytest.raises(ConfigError, match="incomplete or not integers"):
+        world_from_environment({"WORLD_SIZE": "2"})
+
+
+def test_sync_batch_norm_on_the_cpu_is_refused(tmp_path: Path) -> None:
+    """SyncBatchNorm needs CUDA: a CPU torchrun run with it stops with one line."""
+    (tmp_path / "c.toml").write_text(
+        'steps = 2\nbatch_size = 16\ndevice = "cpu"\nsync_batch_norm = true\n[data]\nname = "digits"\n[metrics]\n'
+    )
+    result = torchrun("train", "--config", tmp_path / "c.toml", "--name", "sbn", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "energan: error: sync_batch_norm needs CUDA devices (torch's SyncBatchNorm), not cpu" in result.stderr
