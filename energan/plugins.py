@@ -45,6 +45,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fid",
     "progress",
     "jsonl",
+    "curves",
     "samples",
     "tensorboard",
 )

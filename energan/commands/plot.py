@@ -1,0 +1,41 @@
+"""``energan plot``: the training curves of one or several runs in one figure."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "plot",
+        help="training curves of runs from their metrics.jsonl, overlaid (one colour per run)",
+        description="Draw the losses, mean energies (with the margin), regularizers, loss diagnostics and metrics "
+        "(± std) that runs logged in metrics.jsonl, several runs (seeds of one config, say) overlaid in one figure.",
+    )
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories, e.g. runs/NAME")
+    parser.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="figure file (.png, .pdf, .svg; default curves.png)")
+    parser.add_argument(
+        "--keys",
+        nargs="+",
+        metavar="KEY",
+        help="draw these logged values instead, one panel each, e.g. --keys loss_d inception_score (after the runs)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from energan.curves import default_panels, draw, keyed_panels, read_run, save_figure
+    from energan.errors import ConfigError
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = args.output.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise ConfigError(f"-o {args.output}: unknown figure format {suffix or '(none)'!r}; valid: {', '.join(sorted(formats))}")
+    runs = [read_run(directory) for directory in args.runs]
+    panels = keyed_panels(runs, args.keys) if args.keys else default_panels(runs)
+    save_figure(draw(runs, panels), args.output)
+    print(f"wrote {args.output}: {', '.join(run.name for run in runs)}")
+    return 0
