@@ -11,11 +11,12 @@ import warnings
 from collections.abc import Sequence
 
 from energan import __version__
-from energan.commands import bench, evaluate, lab, plugins_list, report, sample, sweep, train
+from energan.commands import bench, evaluate, lab, plot, plugins_list, report, sample, sweep, train
 from energan.errors import EnerganError
 from energan.plugins import Plugins, PluginWarning, load_plugins
+from energan.version import VersionAction
 
-BUILTIN_COMMANDS = (train, plugins_list, evaluate, sample, bench, lab, sweep, report)
+BUILTIN_COMMANDS = (train, plugins_list, evaluate, sample, plot, bench, lab, sweep, report)
 
 
 def _plugin_options(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def _plugin_options(parser: argparse.ArgumentParser) -> None:
 def build_parser(plugins: Plugins) -> argparse.ArgumentParser:
     """The full parser: global options, built-in commands and the commands plugins add."""
     parser = argparse.ArgumentParser(prog="energan", description="Energy-Based GANs with plugins.")
-    parser.add_argument("--version", action="version", version=f"energan {__version__}")
+    parser.add_argument("--version", action=VersionAction, version=f"energan {__version__}", plugins=plugins)
     _plugin_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in BUILTIN_COMMANDS:

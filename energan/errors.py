@@ -27,3 +27,7 @@ class CheckpointError(EnerganError):
 
 class DivergenceError(EnerganError):
     """A loss became NaN or infinite during training."""
+
+
+class MissingExtraError(EnerganError):
+    """An optional part of energan is used without the extra that installs it."""

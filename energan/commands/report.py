@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from energan.errors import ConfigError
+    from energan.extras import require
     from energan.sweep.report import (
         cell,
         heatmap_pairs,
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from energan.sweep.results import load_results, real_score, summarize
     from energan.sweep.study import default_storage, open_storage
 
+    require("optuna", "sweep", "energan report needs Optuna")
     storage = open_storage(args.storage or default_storage(args.runs_dir))
     results = [family for family in load_results(storage, args.sweep) if family.points]
     if not results:

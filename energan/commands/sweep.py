@@ -52,9 +52,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from energan.errors import ConfigError
+    from energan.extras import require
     from energan.sweep.families import SweepSpec, check_family, prepare_scoring, validate
     from energan.sweep.grids import load_grid
     from energan.sweep.launch import launch
+
+    require("optuna", "sweep", "energan sweep needs Optuna")
 
     limits = (
         ("--workers", args.workers, 1),

