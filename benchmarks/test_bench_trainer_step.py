@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import pytest
 import torch
 import torch.nn.functional as F
 from pytest_benchmark.fixture import BenchmarkFixture
@@ -30,15 +31,16 @@ ROUNDS = 1000
 WARMUP_ROUNDS = 5
 
 
-def default_state() -> tuple[ImageData, TrainingState, TrainConfig]:
+def default_state(**settings: object) -> tuple[ImageData, TrainingState, TrainConfig]:
     """The `make train` model (autoencoder energy, margin loss, pull-away), seeded, on CPU."""
     plugins = load_plugins()
-    config = resolve(TrainConfig.from_dict({"device": "cpu", "reg": {"pullaway": {}}, "metrics": {}}), plugins.registries)
+    raw = {"device": "cpu", "reg": {"pullaway": {}}, "metrics": {}, **settings}
+    config = resolve(TrainConfig.from_dict(raw), plugins.registries)
     return *assemble(config, plugins), config
 
 
-def energan_step() -> Callable[[], None]:
-    data, state, config = default_state()
+def energan_step(**settings: object) -> Callable[[], None]:
+    data, state, config = default_state(**settings)
     step = TrainStep(state, data, config.settings)
     counter = iter(range(10**9))
     return lambda: step(next(counter))
@@ -74,24 +76,34 @@ def hand_written_step() -> Callable[[], None]:
     return step
 
 
-def test_trainer_step(benchmark: BenchmarkFixture) -> None:
-    """Paired and interleaved: before each timed energan step, one hand-written step is timed.
+def paired(benchmark: BenchmarkFixture, timed: Callable[[], None], reference: Callable[[], None], kind: str) -> None:
+    """Paired and interleaved: before each timed step, one step of the reference is timed.
 
     Both loops see the same machine state round by round, so drift and noise from other
     processes hit both alike; the report compares the two medians.
     """
-    energan, hand_written = energan_step(), hand_written_step()
     for _ in range(WARMUP_STEPS):
-        energan()
-        hand_written()
-    hand_written_times: list[float] = []
+        timed()
+        reference()
+    reference_times: list[float] = []
 
-    def time_hand_written_step() -> None:
+    def time_reference_step() -> None:
         start = time.perf_counter()
-        hand_written()
-        hand_written_times.append(time.perf_counter() - start)
+        reference()
+        reference_times.append(time.perf_counter() - start)
 
     benchmark.group = "trainer-step"
-    benchmark.pedantic(energan, setup=time_hand_written_step, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
-    measured = hand_written_times[-ROUNDS:]
-    benchmark.extra_info.update(kind="trainer-step", hand_written_median=statistics.median(measured), hand_written_rounds=len(measured))
+    benchmark.pedantic(timed, setup=time_reference_step, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
+    measured = reference_times[-ROUNDS:]
+    benchmark.extra_info.update(kind=kind, reference_median=statistics.median(measured), reference_rounds=len(measured))
+
+
+def test_trainer_step(benchmark: BenchmarkFixture) -> None:
+    """energan's step against the hand-written loop of the same model."""
+    paired(benchmark, energan_step(), hand_written_step(), "trainer-step")
+
+
+@pytest.mark.slow
+def test_compiled_trainer_step(benchmark: BenchmarkFixture) -> None:
+    """``compile = true`` against the eager step (the first steps, which compile, are warm-up)."""
+    paired(benchmark, energan_step(compile=True), energan_step(), "trainer-step-compiled")

@@ -77,7 +77,7 @@ def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
     state = run.extras.get(KEY)
-    if state is None:  # not training (energan evaluate prints its own table)
+    if state is None or not metrics:  # not training (energan evaluate prints its own table), or nothing measured
         return
     console = state.console if isinstance(state, PlainStatus) else state[0].console
     console.print(f"step {step}: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics.items()), soft_wrap=True)
