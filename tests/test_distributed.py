@@ -108,3 +108,18 @@ def test_sync_batch_norm_on_the_cpu_is_refused(tmp_path: Path) -> None:
     result = torchrun("train", "--config", tmp_path / "c.toml", "--name", "sbn", cwd=tmp_path)
     assert result.returncode != 0
     assert "energan: error: sync_batch_norm needs CUDA devices (torch's SyncBatchNorm), not cpu" in result.stderr
+
+
+def test_a_stateful_loss_sees_the_whole_batch(cli, quick_config, tmp_path: Path) -> None:
+    """MAGAN's margin starts at the warm-up's mean real energy: from the energies of every process,
+    so both processes hold the one-process run's margin (else their weights would part and the
+    run's replica check would stop it)."""
+    config = quick_config(steps=6)
+    magan = ("--loss", "magan", "--set", "warmup_steps=2", "--set", "generator.batch_norm=false")
+    two = torchrun("train", "--config", config, "--name", "two", *magan, cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert cli("train", "--config", config, "--name", "one", *magan)[0] == 0
+    runs = tmp_path / "runs"
+    assert_close_weights(runs / "one", runs / "two")
+    margins = [load_checkpoint(runs / name).training["loss"]["margin"] for name in ("one", "two")]
+    torch.testing.assert_close(margins[1], margins[0], atol=TOLERANCE, rtol=0)
