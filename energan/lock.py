@@ -1,11 +1,11 @@
-"""One process per run: an OS file lock on ``<run>/.lock`` that dies with its holder (kill -9
-leaves no stale lock), with the holder's PID written inside for the error message."""
+"""OS file locks that die with their holder (kill -9 leaves no stale lock), with the holder's PID
+written inside for messages: one process per run, and one fit per cached classifier."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from energan.errors import CheckpointError
@@ -14,20 +14,38 @@ LOCK_FILE = ".lock"
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold the run's lock for the ``with`` block; a run another process holds is a one-line error."""
+def file_lock(path: Path, busy: Callable[[str], None]) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block. When another
+    holder has it, ``busy(holder's PID)`` is called first: it raises to give up, or returns to wait.
+
+    flock locks belong to an open file description, so two threads of one process exclude each
+    other too."""
     import fcntl  # POSIX; energan's supported platforms (Linux, macOS) have it
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        holder: str | None = None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise CheckpointError(f"run {run_dir} is in use by process {holder}; wait for it to finish or stop it first") from None
+        if holder is not None:  # outside the except: what busy raises carries no lock-error context
+            busy(holder)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(descriptor)  # releases the lock (so does the process's death)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's lock for the ``with`` block; a run another process holds is a one-line error."""
+
+    def refuse(holder: str) -> None:
+        raise CheckpointError(f"run {run_dir} is in use by process {holder}; wait for it to finish or stop it first")
+
+    with file_lock(run_dir / LOCK_FILE, busy=refuse):
+        yield

@@ -121,10 +121,3 @@ def test_download_flag_without_torchvision_says_what_to_do(cli, tmp_path: Path, 
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)  # as if torchvision were not installed
     code, _, err = cli("train", "--data", "mnist", "--data-dir", tmp_path, "--download", "--steps", "1")
     assert code == 1 and "downloading needs torchvision (pip install torchvision)" in err and str(tmp_path) in err
-
-
-def test_classifier_budget_is_epochs_on_small_data_and_updates_on_large() -> None:
-    from energan.metrics.classifier import BATCH_SIZE, MAX_EPOCHS, TRAIN_STEPS, training_epochs
-
-    assert training_epochs(1437) == MAX_EPOCHS  # the digits: 23 batches an epoch
-    assert training_epochs(60_000) == -(-TRAIN_STEPS // -(-60_000 // BATCH_SIZE)) == 10  # MNIST: ~9 000 updates
