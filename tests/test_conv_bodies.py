@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checks import one_line
 from torch import nn
 
 from energan.default_plugins.autoencoder import AutoEncoderParams, build_autoencoder
@@ -49,3 +50,13 @@ def test_bad_stage_counts_and_code_sizes_are_clear_errors() -> None:
         _autoencoder(64, stages=7)
     with pytest.raises(ConfigError, match=r"code_dim 0 .* needs body=conv"):
         _autoencoder(64, body="timm", code_dim=0)
+
+
+@pytest.mark.parametrize("choice", [("--generator", "dcgan"), ("--set", "energy.body=conv")], ids=["dcgan", "conv-energy"])
+def test_conv_bodies_on_28_pixel_digits_are_one_line(cli, tmp_path, choice: tuple[str, str]) -> None:
+    """The default data are 28×28: a conv body cannot halve that down to 4×4, and says what to do."""
+    code, _, err = cli("train", *choice, "--steps", "1", "--metric", "none", "--set", f"runs_dir={tmp_path}")
+    assert code == 1
+    line = one_line(err)
+    assert line.startswith("energan: error: ") and "image side 28 is not supported by conv bodies" in line
+    assert "--data mnist --set data.pad=true" in err

@@ -7,12 +7,17 @@ import math
 from einops.layers.torch import Rearrange
 from torch import nn
 
+from energan.errors import ConfigError
+
 
 def downsamplings(side: int) -> int:
     """How many stride-2 stages take ``side`` down to 4; the side must be 4·2^k with k ≥ 1."""
     stages = math.log2(side / 4) if side >= 8 else -1
     if stages < 1 or not stages.is_integer():
-        raise ValueError(f"image side {side} is not supported by conv bodies; valid: 8, 16, 32, 64, 128, 256")
+        raise ConfigError(
+            f"image side {side} is not supported by conv bodies (stride-2 stages down to 4×4); valid: 8, 16, 32, 64, 128, 256; "
+            "use the mlp body, or data of such a side (e.g. --data mnist --set data.pad=true for 32×32)"
+        )
     return int(stages)
 
 
@@ -20,7 +25,7 @@ def stage_count(side: int, stages: int) -> int:
     """``stages`` stride-2 stages (0: all the way down to 4×4), checked against the image side."""
     most = downsamplings(side)
     if not 0 <= stages <= most:
-        raise ValueError(f"{stages} stride-2 stages do not fit a {side}×{side} image; valid: 1 to {most} (0: down to 4×4)")
+        raise ConfigError(f"{stages} stride-2 stages do not fit a {side}×{side} image; valid: 1 to {most} (0: down to 4×4)")
     return stages or most
 
 
