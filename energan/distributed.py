@@ -139,6 +139,9 @@ def joined_world(device_name: str) -> Iterator[World]:
     dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=1))
     try:
         yield world
+        # rank 0 finishes last (observers, the final figure): the others wait for it here, so that
+        # no process tears its connections down while a peer still uses the group
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
