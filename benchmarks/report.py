@@ -15,7 +15,13 @@ from collections import defaultdict
 from pathlib import Path
 
 ORDER = ("fused", "triton", "reference", "compiled", "gemm")
-PAIRED = {"trainer-step": "hand-written", "trainer-step-compiled": "eager"}  # kind → the reference it was paired with
+PAIRED = {  # kind → the reference it was paired with
+    "trainer-step": "hand-written",
+    "trainer-step-compiled": "eager",
+    "trainer-step-cuda": "hand-written (CUDA)",
+    "trainer-step-cuda-bf16": "fp32 (CUDA)",
+    "trainer-step-cuda-compiled": "eager (CUDA)",
+}
 BASELINE = "reference"
 MIB = 2**20
 

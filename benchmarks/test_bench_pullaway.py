@@ -1,5 +1,5 @@
 """Pull-away forward + backward: fused vs the N×N reference (and torch.compile of it) on CPU;
-triton vs reference vs a single cuBLAS GEMM of the cheaper Gram side (the floor) on CUDA.
+triton vs fused vs reference vs a single cuBLAS GEMM of the cheaper Gram side (the floor) on CUDA.
 
 Full run:  pytest benchmarks --benchmark-json=bench.json
            python -m benchmarks.report bench.json bench.md
@@ -123,7 +123,7 @@ def test_cpu(benchmark: BenchmarkFixture, n: int, d: int, impl: str) -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA cases need a GPU")
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=["bf16", "fp32"])
-@pytest.mark.parametrize("impl", ["triton", "reference", "gemm"])
+@pytest.mark.parametrize("impl", ["triton", "fused", "reference", "gemm"])
 @pytest.mark.parametrize("n, d", shape_params())
 def test_cuda(benchmark: BenchmarkFixture, n: int, d: int, impl: str, dtype: torch.dtype) -> None:
     codes = torch.randn(n, d, device="cuda", dtype=dtype)
@@ -137,6 +137,6 @@ def test_cuda(benchmark: BenchmarkFixture, n: int, d: int, impl: str, dtype: tor
     else:
         if impl == "triton":
             pytest.importorskip("triton", reason="triton is not installed")
-        fn = functools.partial(pullaway, impl="triton") if impl == "triton" else pullaway_reference
+        fn = pullaway_reference if impl == "reference" else functools.partial(pullaway, impl=impl)
         step = training_step(fn, codes.requires_grad_())
     run_case(benchmark, step, impl, "cuda", dtype, n, d)

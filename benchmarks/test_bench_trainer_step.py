@@ -4,7 +4,9 @@
 The hand-written loop is what a careful user writes without a framework: index the data,
 margin loss with F.relu, the fused pull-away kernel, torch.optim.Adam, no hooks. Both sides
 build identical networks from the same seed, and their steps are timed alternately (paired
-rounds); `benchmarks.report` prints the overhead ratio of the medians.
+rounds); `benchmarks.report` prints the overhead ratio of the medians. On a GPU the same
+pairs run on CUDA, plus bf16 autocast against fp32; each timed CUDA step ends in a
+synchronize, so a round is the step's whole time and not its launch.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from energan.step import TrainStep
 WARMUP_STEPS = 20
 ROUNDS = 1000
 WARMUP_ROUNDS = 5
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA cases need a GPU")
 
 
 def default_state(**settings: object) -> tuple[ImageData, TrainingState, TrainConfig]:
-    """The `make train` model (autoencoder energy, margin loss, pull-away), seeded, on CPU."""
+    """The `make train` model (autoencoder energy, margin loss, pull-away), seeded, on CPU unless
+    `device` is given."""
     plugins = load_plugins()
     raw = {"device": "cpu", "reg": {"pullaway": {}}, "metrics": {}, **settings}
     config = resolve(TrainConfig.from_dict(raw), plugins.registries)
@@ -46,8 +50,8 @@ def energan_step(**settings: object) -> Callable[[], None]:
     return lambda: step(next(counter))
 
 
-def hand_written_step() -> Callable[[], None]:
-    data, state, config = default_state()  # the same networks, initialised identically
+def hand_written_step(device: str = "cpu") -> Callable[[], None]:
+    data, state, config = default_state(device=device)  # the same networks, initialised identically
     settings = config.settings
     generator, energy, images = state.model.generator, state.model.energy, data.train_images
     margin = config.loss.params["margin"]
@@ -56,17 +60,18 @@ def hand_written_step() -> Callable[[], None]:
     opt_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_g, betas=betas)
     opt_d = torch.optim.Adam(energy.parameters(), lr=settings.lr_d, betas=betas)
     batch = settings.batch_size
+    device = next(generator.parameters()).device
 
     def step() -> None:
-        real = images[torch.randint(len(images), (batch,))]
+        real = images[torch.randint(len(images), (batch,))].to(device)
         with torch.no_grad():
-            fake = generator(torch.randn(batch, generator.latent_dim))
+            fake = generator(torch.randn(batch, generator.latent_dim, device=device))
         loss_d = energy(real).energy.mean() + F.relu(margin - energy(fake).energy).mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         energy.requires_grad_(False)
-        out = energy(generator(torch.randn(batch, generator.latent_dim)))
+        out = energy(generator(torch.randn(batch, generator.latent_dim, device=device)))
         loss_g = out.energy.mean() + weight * pullaway(out.code, impl="fused")
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -74,6 +79,16 @@ def hand_written_step() -> Callable[[], None]:
         energy.requires_grad_(True)
 
     return step
+
+
+def synchronized(step: Callable[[], None]) -> Callable[[], None]:
+    """`step` followed by a CUDA synchronize: its time is the GPU's work, not the launch."""
+
+    def run() -> None:
+        step()
+        torch.cuda.synchronize()
+
+    return run
 
 
 def paired(benchmark: BenchmarkFixture, timed: Callable[[], None], reference: Callable[[], None], kind: str) -> None:
@@ -107,3 +122,24 @@ def test_trainer_step(benchmark: BenchmarkFixture) -> None:
 def test_compiled_trainer_step(benchmark: BenchmarkFixture) -> None:
     """``compile = true`` against the eager step (the first steps, which compile, are warm-up)."""
     paired(benchmark, energan_step(compile=True), energan_step(), "trainer-step-compiled")
+
+
+@cuda
+def test_cuda_trainer_step(benchmark: BenchmarkFixture) -> None:
+    """On the GPU: energan's step against the hand-written loop."""
+    paired(benchmark, synchronized(energan_step(device="cuda")), synchronized(hand_written_step("cuda")), "trainer-step-cuda")
+
+
+@cuda
+def test_cuda_bf16_trainer_step(benchmark: BenchmarkFixture) -> None:
+    """``amp = "bf16"`` against the fp32 step on the GPU."""
+    fp32 = energan_step(device="cuda")
+    paired(benchmark, synchronized(energan_step(device="cuda", amp="bf16")), synchronized(fp32), "trainer-step-cuda-bf16")
+
+
+@cuda
+@pytest.mark.slow
+def test_cuda_compiled_trainer_step(benchmark: BenchmarkFixture) -> None:
+    """``compile = true`` against the eager step on the GPU."""
+    eager = energan_step(device="cuda")
+    paired(benchmark, synchronized(energan_step(device="cuda", compile=True)), synchronized(eager), "trainer-step-cuda-compiled")

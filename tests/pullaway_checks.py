@@ -28,9 +28,9 @@ def assert_matches_reference(codes: torch.Tensor, impl: str, eps: float = 1e-8) 
         torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-5 * (1.0 + ref_grad.abs().max().item()))
 
 
-def special_rows(n: int, d: int) -> torch.Tensor:
+def special_rows(n: int, d: int, device: str = "cpu") -> torch.Tensor:
     """Random float64 codes with duplicate, opposite and zero rows and rows of very different scale."""
-    codes = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    codes = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device)
     codes[1] = codes[0]
     codes[2] = -3.0 * codes[0]
     codes[3] = 0.0
@@ -39,9 +39,9 @@ def special_rows(n: int, d: int) -> torch.Tensor:
     return codes
 
 
-def odd_layouts() -> list[torch.Tensor]:
+def odd_layouts(device: str = "cpu") -> list[torch.Tensor]:
     """Codes that are 4-D, permuted, transposed or strided: flattening must not copy them wrongly."""
     gen = torch.Generator().manual_seed(2)
-    images = torch.randn(12, 3, 4, 5, dtype=torch.float64, generator=gen)
-    wide = torch.randn(40, 30, dtype=torch.float64, generator=gen)
+    images = torch.randn(12, 3, 4, 5, dtype=torch.float64, generator=gen).to(device)
+    wide = torch.randn(40, 30, dtype=torch.float64, generator=gen).to(device)
     return [images, images.permute(0, 3, 1, 2), wide.mT, wide[::3, ::2]]

@@ -81,7 +81,7 @@ def _gram(
             k = start + tl.arange(0, BLOCK_C)
             a = tl.load(s_ptr + i[:, None] * stride_n + k[None, :] * stride_d, mask=(i[:, None] < n) & (k[None, :] < d), other=0.0).to(ACC)
             b = tl.load(s_ptr + j[None, :] * stride_n + k[:, None] * stride_d, mask=(j[None, :] < n) & (k[:, None] < d), other=0.0).to(ACC)
-            acc = tl.dot(a, b, acc, input_precision="ieee")
+            acc = tl.dot(a, b, acc, input_precision="ieee", out_dtype=ACC)
         ri = tl.load(r_ptr + i, mask=i < n, other=0.0)
         rj = tl.load(r_ptr + j, mask=j < n, other=0.0)
         acc = tl.where(i[:, None] == j[None, :], 0.0, acc * ri[:, None] * rj[None, :])
@@ -91,7 +91,7 @@ def _gram(
             rk = tl.load(r_ptr + k, mask=k < n, other=0.0)
             a = tl.load(s_ptr + k[None, :] * stride_n + i[:, None] * stride_d, mask=(k[None, :] < n) & (i[:, None] < d), other=0.0).to(ACC)
             b = tl.load(s_ptr + k[:, None] * stride_n + j[None, :] * stride_d, mask=(k[:, None] < n) & (j[None, :] < d), other=0.0).to(ACC)
-            acc = tl.dot(a * (rk * rk)[None, :], b, acc, input_precision="ieee")
+            acc = tl.dot(a * (rk * rk)[None, :], b, acc, input_precision="ieee", out_dtype=ACC)
     tl.store(gram_ptr + i[:, None] * size + j[None, :], acc, mask=(i[:, None] < size) & (j[None, :] < size))
     tl.atomic_add(total_ptr, tl.sum(acc * acc))
 
@@ -126,7 +126,7 @@ def _gram_product(
             b = tl.load(
                 s_ptr + k[:, None] * stride_n + cols[None, :] * stride_d, mask=(k[:, None] < n) & (cols[None, :] < d), other=0.0
             ).to(ACC)
-            acc = tl.dot(g, b * rk[:, None], acc, input_precision="ieee")
+            acc = tl.dot(g, b * rk[:, None], acc, input_precision="ieee", out_dtype=ACC)
     else:
         for start in range(0, d, BLOCK_C):
             k = start + tl.arange(0, BLOCK_C)
@@ -134,7 +134,7 @@ def _gram_product(
                 s_ptr + rows[:, None] * stride_n + k[None, :] * stride_d, mask=(rows[:, None] < n) & (k[None, :] < d), other=0.0
             ).to(ACC)
             m = tl.load(gram_ptr + k[:, None] * d + cols[None, :], mask=(k[:, None] < d) & (cols[None, :] < d), other=0.0)
-            acc = tl.dot(a, m, acc, input_precision="ieee")
+            acc = tl.dot(a, m, acc, input_precision="ieee", out_dtype=ACC)
         acc = acc * r_rows[:, None]
     mask = (rows[:, None] < n) & (cols[None, :] < d)
     s_hat = tl.load(s_ptr + rows[:, None] * stride_n + cols[None, :] * stride_d, mask=mask, other=0.0).to(ACC)
