@@ -56,6 +56,9 @@ class TrainSettings:
     beta1: float = param(0.5, "Adam-style first-moment decay", low=0.0, high=1.0)
     beta2: float = param(0.999, "Adam-style second-moment decay", low=0.0, high=1.0)
     weight_decay: float = param(0.0, "weight decay for both optimizers", low=0.0)
+    lr_decay_start: float = param(
+        1.0, "share of the steps after which both learning rates fall linearly to 0 at the last step (1: constant)", low=0.0, high=1.0
+    )
     ema: bool = param(True, "sample from an exponential moving average of the generator (timm ModelEmaV3)")
     ema_decay: float = param(0.999, "EMA decay", low=0.0, high=1.0)
     device: str = param("auto", "auto (cuda if available), cpu or cuda", choices=("auto", "cpu", "cuda"))

@@ -59,4 +59,4 @@ def test_conv_bodies_on_28_pixel_digits_are_one_line(cli, tmp_path, choice: tupl
     assert code == 1
     line = one_line(err)
     assert line.startswith("energan: error: ") and "image side 28 is not supported by conv bodies" in line
-    assert "--data mnist --set data.pad=true" in err
+    assert "--set data.pad=true" in err

@@ -35,6 +35,16 @@ def test_split_is_fixed_and_stratified(data) -> None:
     assert torch.equal(again.test_images, data.test_images) and torch.equal(again.train_labels, data.train_labels)
 
 
+def test_padded_to_32_with_the_background(data) -> None:
+    padded = load_mnist5k(pad=True)
+    assert padded.key == "mnist5k-32" and padded.shape == (1, 32, 32)
+    assert torch.equal(padded.train_images[:, :, 2:30, 2:30], data.train_images)
+    border = padded.test_images.clone()
+    border[:, :, 2:30, 2:30] = -1.0
+    assert torch.equal(border, torch.full_like(border, -1.0))
+    assert torch.equal(padded.test_labels, data.test_labels)
+
+
 def test_stratified_split_partitions_the_indices() -> None:
     labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     train, test = stratified_split(labels, test_per_class=1, seed=3)

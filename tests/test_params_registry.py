@@ -17,6 +17,7 @@ from energan.default_plugins.autoencoder import AutoEncoderParams
 from energan.default_plugins.generators import MLPGeneratorParams
 from energan.default_plugins.inception import InceptionParams
 from energan.default_plugins.margin import MarginParams
+from energan.default_plugins.mnist5k import Mnist5kParams
 from energan.default_plugins.pullaway import PullAwayParams
 from energan.errors import ConfigError, PluginError
 from energan.hookspecs import hookimpl
@@ -494,7 +495,7 @@ def test_resolve_keeps_the_instances(registries) -> None:
     resolved = resolve(config, registries)
     assert resolved.loss.resolved == MarginParams(margin=2.0)
     assert resolved.energy.resolved == AutoEncoderParams()
-    assert resolved.data.resolved is None  # mnist5k has no parameters
+    assert resolved.data.resolved == Mnist5kParams(pad=False)
     assert resolved.resolved_tables["regularizers"] == {"pullaway": PullAwayParams(weight=0.3)}
     assert resolved.resolved_tables["metrics"] == {"inception_score": InceptionParams()}
     assert config.loss.resolved is None and config.resolved_tables == {}  # the input is not modified

@@ -14,8 +14,21 @@ from plugin_fixtures import STOP_AT_STEP
 
 from energan.checkpoint import load_checkpoint
 
-# dropout and two D steps per G step exercise every random stream; EMA exercises its state
-EXTRA = ("--set", "d_steps=2", "--set", "ema=true", "--set", "ema_decay=0.9", "--set", "energy.dropout=0.2", "--reg", "pullaway")
+# dropout and two D steps per G step exercise every random stream; EMA and the lr decay their state
+EXTRA = (
+    "--set",
+    "d_steps=2",
+    "--set",
+    "lr_decay_start=0.5",
+    "--set",
+    "ema=true",
+    "--set",
+    "ema_decay=0.9",
+    "--set",
+    "energy.dropout=0.2",
+    "--reg",
+    "pullaway",
+)
 
 
 def test_stopped_then_resumed_equals_uninterrupted(cli, quick_config, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from importlib import resources
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 
 from energan.data import ImageData
@@ -51,14 +52,17 @@ def stratified_split(labels: torch.Tensor, test_per_class: int, seed: int) -> tu
     return torch.nonzero(~held_out).flatten(), test
 
 
-def load_mnist5k() -> ImageData:
-    """The 5 000 digits in [-1, 1], split 4 000 / 1 000 with every class equally held out."""
+def load_mnist5k(pad: bool = False) -> ImageData:
+    """The 5 000 digits in [-1, 1], split 4 000 / 1 000 with every class equally held out; 32×32
+    with a 2-pixel border of background when ``pad``."""
     rows = torch.from_numpy(read_rows())
     images = rearrange(rows[:, :-1].float(), "n (c h w) -> n c h w", c=1, h=SIDE, w=SIDE) / 127.5 - 1.0
+    if pad:
+        images = F.pad(images, (2, 2, 2, 2), value=-1.0)
     labels = rows[:, -1].long()
     train, test = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
     return ImageData(
-        key="mnist5k",
+        key="mnist5k-32" if pad else "mnist5k",
         train_images=images[train],
         train_labels=labels[train],
         test_images=images[test],

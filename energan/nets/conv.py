@@ -16,7 +16,7 @@ def downsamplings(side: int) -> int:
     if stages < 1 or not stages.is_integer():
         raise ConfigError(
             f"image side {side} is not supported by conv bodies (stride-2 stages down to 4×4); valid: 8, 16, 32, 64, 128, 256; "
-            "use the mlp body, or data of such a side (e.g. --data mnist --set data.pad=true for 32×32)"
+            "use the mlp body, or data of such a side (e.g. --set data.pad=true: mnist5k or mnist padded to 32×32)"
         )
     return int(stages)
 
