@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from energan.commands import bench
 from energan.commands.bench import suites
+from energan.errors import EnerganError
 
 REPO = Path(__file__).parents[1]
 
@@ -26,3 +30,16 @@ def test_energan_bench_finds_the_suites_through_the_package() -> None:
     """The wheel ships benchmarks/ as energan.benchmarks; this editable install maps it back here."""
     assert suites().resolve() == (REPO / "benchmarks").resolve()
     assert {"conftest.py", "report.py"} <= {path.name for path in suites().iterdir()}
+
+
+def test_a_checkout_on_pythonpath_finds_its_suites(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Not installed (energan imported from a checkout on PYTHONPATH): the checkout's benchmarks/."""
+
+    def not_installed(package: str) -> None:
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(bench.resources, "files", not_installed)
+    assert bench.suites() == bench.CHECKOUT_SUITES == (REPO / "benchmarks").resolve()
+    monkeypatch.setattr(bench, "CHECKOUT_SUITES", tmp_path / "benchmarks")
+    with pytest.raises(EnerganError, match=r"^energan bench: the benchmark suites \(energan.benchmarks\) are not installed; pip install"):
+        bench.suites()

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 SUITES = "energan.benchmarks"
+CHECKOUT_SUITES = Path(__file__).resolve().parents[2] / "benchmarks"  # energan imported from a checkout, not installed
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -24,8 +25,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def suites() -> Path:
-    """The directory of the benchmark suites: installed, or the checkout's ``benchmarks/``."""
-    return Path(str(resources.files(SUITES)))
+    """The directory of the benchmark suites: installed, or the ``benchmarks/`` of the checkout
+    that energan is imported from (a checkout on PYTHONPATH, not installed)."""
+    from energan.errors import EnerganError
+
+    try:
+        return Path(str(resources.files(SUITES)))
+    except ModuleNotFoundError:
+        if (CHECKOUT_SUITES / "report.py").is_file():
+            return CHECKOUT_SUITES
+        raise EnerganError(
+            f"energan bench: the benchmark suites ({SUITES}) are not installed; pip install energan or pip install -e ."
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
