@@ -38,9 +38,10 @@ def default_state(**settings: object) -> tuple[ImageData, TrainingState, TrainCo
     """The `make train` model (autoencoder energy, margin loss, pull-away), seeded, on CPU unless
     `device` is given."""
     plugins = load_plugins()
-    raw = {"device": "cpu", "reg": {"pullaway": {}}, "metrics": {}, **settings}
+    raw = {"device": "cpu", "warmup_steps": 0, "reg": {"pullaway": {}}, "metrics": {}, **settings}
     config = resolve(TrainConfig.from_dict(raw), plugins.registries)
-    return *assemble(config, plugins), config
+    config, data, state = assemble(config, plugins)
+    return data, state, config
 
 
 def energan_step(**settings: object) -> Callable[[], None]:

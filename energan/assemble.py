@@ -5,6 +5,7 @@ The trainer calls what this module builds directly: no plugin-manager call per s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -47,9 +48,25 @@ def make_optimizer(model: nn.Module, config: TrainConfig, name: str, lr: float) 
     return timm.optim.create_optimizer_v2(model, opt=name, lr=lr, weight_decay=settings.weight_decay, **extra)
 
 
-def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) -> tuple[ImageData, TrainingState]:
-    """The data and the seeded training state of a resolved config (models on the device; every
-    process of a multi-process run builds the same state)."""
+AUTO_WARMUP_STEPS = 500  # screen 11 (docs/results): the EBGAN-PT default needs it at 12 000 steps
+
+
+def with_warmup(config: TrainConfig, energy: nn.Module) -> TrainConfig:
+    """``warmup_steps = -1`` (auto) made concrete: 500 steps, at most a tenth of the run, for an
+    energy bounded below (an auto-encoder's); 0 for an energy unbounded below, which a warm-up
+    on real data alone would drive to −∞."""
+    settings = config.settings
+    if settings.warmup_steps >= 0:
+        return config
+    bounded = getattr(energy, "energy_range", (-math.inf,))[0] > -math.inf
+    steps = min(AUTO_WARMUP_STEPS, settings.steps // 10) if bounded else 0
+    return dataclasses.replace(config, settings=dataclasses.replace(settings, warmup_steps=steps))
+
+
+def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) -> tuple[TrainConfig, ImageData, TrainingState]:
+    """The config with its automatic choices made concrete (``warmup_steps``), the data and the
+    seeded training state (models on the device; every process of a multi-process run builds the
+    same state)."""
     settings = config.settings
     world = world or World()
     world.local_batch(settings.batch_size)
@@ -59,6 +76,8 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
     registries = plugins.registries
     data = load_data(config, plugins)
     model = build_model(config, registries, data.shape, device)
+    config = with_warmup(config, model.energy)
+    settings = config.settings
     if settings.sync_batch_norm and world.distributed:
         synchronise_batch_norm(model, device)
     loss = registries.losses.get(config.loss.name).build(config.component_params("loss"))
@@ -81,7 +100,7 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
         latent_rng=torch.Generator(device).manual_seed(settings.seed + 1),
         precision=precision,
     )
-    return data, state
+    return config, data, state
 
 
 def synchronise_batch_norm(model: Model, device: torch.device) -> None:

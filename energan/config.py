@@ -46,7 +46,10 @@ class TrainSettings:
     )
     d_steps: int = param(1, "discriminator (energy) steps per generator step", low=1)
     warmup_steps: int = param(
-        0, "first steps that train only the energy, on real data (an auto-encoder learns to reconstruct them); G waits", low=0
+        -1,
+        "first steps that train only the energy, on real data (an auto-encoder learns to reconstruct them); G waits. "
+        "-1 (auto): 500, at most a tenth of the steps, for an energy bounded below (the auto-encoder); 0 for others",
+        low=-1,
     )
     optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
     optimizer_d: str = param("", "energy optimizer, if it differs from optimizer (paper's optimD)")

@@ -52,7 +52,7 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
                     remove_partial_writes(run_dir)
                 check_resume_changes(run_dir, config, plugins.registries)
                 saved = load_resumable(run_dir)
-                return _train(config, plugins, run_dir, scoring, _prepared(config, plugins, metrics, world), saved, world)
+                return _train(plugins, run_dir, scoring, _prepared(config, plugins, metrics, world), saved, world)
         run_dir = _run_dir(config)
         if world.is_main:
             _check_new(run_dir)
@@ -60,7 +60,7 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
         with lock(run_dir):
             if world.is_main:
                 _check_new(run_dir)  # again: no other process can start this run any more
-            return _train(config, plugins, run_dir, scoring, prepared, None, world)
+            return _train(plugins, run_dir, scoring, prepared, None, world)
 
 
 @contextlib.contextmanager
@@ -69,23 +69,25 @@ def _no_lock(run_dir: Path) -> Iterator[None]:
     yield
 
 
-def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric], world: World) -> tuple[ImageData, TrainingState]:
-    """The data and the training state, with the metrics' needs checked against the data."""
-    data, state = assemble(config, plugins, world)
-    check_requirements(metrics, data)
-    return data, state
+Prepared = tuple[TrainConfig, ImageData, TrainingState]
+
+
+def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric], world: World) -> Prepared:
+    """The concrete config, the data and the training state, with the metrics' needs checked against the data."""
+    prepared = assemble(config, plugins, world)
+    check_requirements(metrics, prepared[1])
+    return prepared
 
 
 def _train(
-    config: TrainConfig,
     plugins: Plugins,
     run_dir: Path,
     scoring: Scoring,
-    prepared: tuple[ImageData, TrainingState],
+    prepared: Prepared,
     saved: Checkpoint | None,
     world: World,
 ) -> Run:
-    data, state = prepared
+    config, data, state = prepared
     start_step = 0
     if saved is not None:
         _check_same_data(saved, data, run_dir)

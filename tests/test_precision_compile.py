@@ -28,6 +28,7 @@ pullaway_module = importlib.import_module("energan.kernels.pullaway")  # the mod
 SMALL = {
     "device": "cpu",
     "batch_size": 16,
+    "warmup_steps": 0,
     "data": {"name": "digits"},
     "energy": {"name": "autoencoder", "size": 32},
     "generator": {"name": "mlp", "size": 32, "latent_dim": 8},
@@ -40,7 +41,7 @@ def trained(steps: int, **settings: object) -> tuple[TrainingState, list[StepOut
     """The small EBGAN-PT state after ``steps`` steps with ``settings`` (same seed every time), and the steps' outputs."""
     plugins = load_plugins()
     config = resolve(TrainConfig.from_dict({**SMALL, **settings}), plugins.registries)
-    data, state = assemble(config, plugins)
+    config, data, state = assemble(config, plugins)
     step = TrainStep(state, data, config.settings)
     return state, [step(index) for index in range(steps)]
 
@@ -102,7 +103,7 @@ def test_compiled_step_matches_eager_and_compiles_once() -> None:
     eager, _ = trained(4, **nets)
     plugins = load_plugins()
     config = resolve(TrainConfig.from_dict({**SMALL, **nets, "compile": True}), plugins.registries)
-    data, state = assemble(config, plugins)
+    config, data, state = assemble(config, plugins)
     step = TrainStep(state, data, config.settings)
     step(0)
     step(1)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
+import pytest
 from checks import one_line
 
+from energan.assemble import with_warmup
 from energan.checkpoint import load_checkpoint
+from energan.config import TrainConfig
+from energan.energies import AutoEncoderEnergy, LogitEnergy
 
 
 def test_warmup_trains_the_energy_on_data_and_leaves_the_generator(cli, quick_config, tmp_path: Path) -> None:
@@ -24,3 +29,31 @@ def test_warmup_trains_the_energy_on_data_and_leaves_the_generator(cli, quick_co
 def test_warmup_refuses_an_energy_unbounded_below(cli, quick_config) -> None:
     code, _, err = cli("train", "--config", quick_config(steps=2), "--energy", "logit", "--loss", "logistic", "--set", "warmup_steps=2")
     assert code == 1 and "warmup_steps 2: the warm-up lowers the energy of real data" in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("warmup", "steps", "bounded", "expected"),
+    [
+        (-1, 12000, True, 500),  # auto: the measured 500 steps
+        (-1, 3000, True, 300),  # at most a tenth of the run
+        (-1, 9, True, 0),
+        (-1, 12000, False, 0),  # never for an energy unbounded below
+        (0, 12000, True, 0),  # an explicit value is kept
+        (124, 12000, True, 124),
+    ],
+)
+def test_auto_warmup(warmup: int, steps: int, bounded: bool, expected: int) -> None:
+    energy = AutoEncoderEnergy.__new__(AutoEncoderEnergy) if bounded else LogitEnergy.__new__(LogitEnergy)
+    config = TrainConfig.from_dict({"warmup_steps": warmup, "steps": steps})
+    assert with_warmup(config, energy).settings.warmup_steps == expected
+
+
+def test_the_run_records_the_concrete_warmup(cli, quick_config, tmp_path: Path) -> None:
+    config = quick_config(steps=40)
+    assert cli("train", "--config", config, "--name", "auto", "--set", "warmup_steps=-1")[0] == 0
+    assert cli("train", "--config", config, "--name", "gan", "--energy", "logit", "--loss", "logistic", "--set", "warmup_steps=-1")[0] == 0
+    runs = tmp_path / "runs"
+    saved = {name: tomllib.loads((runs / name / "config.toml").read_text())["warmup_steps"] for name in ("auto", "gan")}
+    assert saved == {"auto": 4, "gan": 0}
+    train = [json.loads(line) for line in (runs / "auto" / "metrics.jsonl").read_text().splitlines() if '"train"' in line]
+    assert [r["loss_g"] == 0.0 for r in train[:3]] == [True, True, False]  # steps 2 and 4 warm up, step 6 plays

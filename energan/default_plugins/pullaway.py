@@ -14,7 +14,7 @@ SCOPES = ("global", "local")
 
 @dataclass(frozen=True)
 class PullAwayParams:
-    weight: float = param(1.0, "weight of f_PT in the generator loss (the paper: 0.1, next to its per-sample-norm energies)", low=0.0)
+    weight: float = param(0.1, "weight of f_PT in the generator loss (the paper's 0.1)", low=0.0)
     impl: str = param("auto", "kernel: auto (triton on CUDA, else fused), fused, triton or reference", choices=IMPLEMENTATIONS)
     eps: float = param(1e-8, "smoothing: rows are divided by sqrt(|s|² + eps²), so zero rows stay zero", low=1e-30)
     scope: str = param(
