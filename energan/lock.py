@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from energan.errors import CheckpointError
 
 LOCK_FILE = ".lock"
+PID_WIDTH = 20  # the PID is written right-aligned in a fixed width, so one write replaces it whole
+
+
+def _holder(descriptor: int) -> str:
+    """The holder's PID. It writes it just after taking the lock, so a file still empty in that
+    instant is read again, for at most half a second."""
+    for _ in range(50):
+        text = os.pread(descriptor, 64, 0).decode(errors="replace").strip()
+        if text:
+            return text
+        time.sleep(0.01)
+    return "unknown"
 
 
 @contextlib.contextmanager
@@ -29,12 +42,12 @@ def file_lock(path: Path, busy: Callable[[str], None]) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = _holder(descriptor)
         if holder is not None:  # outside the except: what busy raises carries no lock-error context
             busy(holder)
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(descriptor, f"{os.getpid():>{PID_WIDTH}}\n".encode(), 0)  # never empty once written
+        os.ftruncate(descriptor, PID_WIDTH + 1)
         yield
     finally:
         os.close(descriptor)  # releases the lock (so does the process's death)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from checks import assert_same_weights, one_line
 from plugin_fixtures import STOP_AT_STEP
 
 from energan.checkpoint import load_checkpoint
-from energan.lock import run_lock
+from energan.errors import CheckpointError
+from energan.lock import file_lock, run_lock
 
 EXTRA = ("--set", "ema=true", "--set", "energy.dropout=0.3", "--reg", "pullaway")
 
@@ -139,3 +141,24 @@ def test_exploding_energies_stop_before_a_checkpoint_is_written(cli, quick_confi
     line = one_line(err)
     assert code == 1 and "energies exploded past max_energy 0.01 between steps 0 and 2" in line and "E_real" in line
     assert not (tmp_path / "runs" / "boom" / "checkpoints" / "last.pt").exists()
+
+
+def test_a_waiter_reads_the_pid_written_just_after_the_lock(tmp_path: Path) -> None:
+    """The holder writes its PID just after taking the lock; a waiter looking in that instant reads
+    it once written, not "unknown" (a race once seen in CI)."""
+    import fcntl
+
+    path = tmp_path / "entry.lock"
+    holder = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # held, PID not written yet
+    threading.Timer(0.05, lambda: os.pwrite(holder, b"4242\n", 0)).start()
+    seen: list[str] = []
+
+    def give_up(pid: str) -> None:
+        seen.append(pid)
+        raise CheckpointError("busy")
+
+    with pytest.raises(CheckpointError), file_lock(path, busy=give_up):
+        pass
+    os.close(holder)
+    assert seen == ["4242"]
