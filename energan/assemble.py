@@ -51,6 +51,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig, name: str, lr: float) 
 AUTO_WARMUP_STEPS = 500  # screen 11 (docs/results): the EBGAN-PT default needs it at 12 000 steps
 
 
+def bounded_below(energy: nn.Module) -> bool:
+    """Whether the energy declares a finite lower bound (an auto-encoder's error ≥ 0)."""
+    return getattr(energy, "energy_range", (-math.inf,))[0] > -math.inf
+
+
 def with_warmup(config: TrainConfig, energy: nn.Module) -> TrainConfig:
     """``warmup_steps = -1`` (auto) made concrete: 500 steps, at most a tenth of the run, for an
     energy bounded below (an auto-encoder's); 0 for an energy unbounded below, which a warm-up
@@ -58,8 +63,7 @@ def with_warmup(config: TrainConfig, energy: nn.Module) -> TrainConfig:
     settings = config.settings
     if settings.warmup_steps >= 0:
         return config
-    bounded = getattr(energy, "energy_range", (-math.inf,))[0] > -math.inf
-    steps = min(AUTO_WARMUP_STEPS, settings.steps // 10) if bounded else 0
+    steps = min(AUTO_WARMUP_STEPS, settings.steps // 10) if bounded_below(energy) else 0
     return dataclasses.replace(config, settings=dataclasses.replace(settings, warmup_steps=steps))
 
 
@@ -82,7 +86,7 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
         synchronise_batch_norm(model, device)
     loss = registries.losses.get(config.loss.name).build(config.component_params("loss"))
     check_energy_range(config, model.energy, loss)
-    if settings.warmup_steps and getattr(model.energy, "energy_range", (-math.inf,))[0] == -math.inf:
+    if settings.warmup_steps and not bounded_below(model.energy):
         raise ConfigError(
             f"warmup_steps {settings.warmup_steps}: the warm-up lowers the energy of real data, which energy "
             f"{config.energy.name!r} (unbounded below) would drive to −∞; use it with an auto-encoder energy"

@@ -12,6 +12,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from energan.errors import EnerganError
+
 SUITES = "energan.benchmarks"
 CHECKOUT_SUITES = Path(__file__).resolve().parents[2] / "benchmarks"  # energan imported from a checkout, not installed
 
@@ -27,8 +29,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def suites() -> Path:
     """The directory of the benchmark suites: installed, or the ``benchmarks/`` of the checkout
     that energan is imported from (a checkout on PYTHONPATH, not installed)."""
-    from energan.errors import EnerganError
-
     try:
         return Path(str(resources.files(SUITES)))
     except ModuleNotFoundError:
