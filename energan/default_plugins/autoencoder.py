@@ -34,7 +34,7 @@ class AutoEncoderParams:
     batch_norm: bool = param(False, "batch-norm on hidden layers")
     width: int = param(32, "channels of the first stage (doubling per stage); timm: of the conv decoder", low=1, applies=CONV_TIMM)
     code_dim: int = param(64, "width of the linear bottleneck (0, conv only: the last feature map is the code)", low=0, applies=CONV_TIMM)
-    stages: int = param(0, "stride-2 encoder stages (0: down to 4×4; the paper's 64×64 EBGAN: 3)", low=0, applies=CONV)
+    stages: int = param(0, "stride-2 encoder stages (0: down to 4×4, 7×7 for 28×28; the paper's 64×64 EBGAN: 3)", low=0, applies=CONV)
     timm_model: str = param("resnet18", "any timm.create_model name that supports features_only (random init)", applies=TIMM)
     spectral_norm: bool = param(False, SPECTRAL_NORM_HELP)
 

@@ -11,7 +11,7 @@ from energan.params import param
 
 @dataclass(frozen=True)
 class Mnist5kParams:
-    pad: bool = param(False, "pad the 28×28 digits to 32×32 with the background (for the conv bodies)")
+    pad: bool = param(False, "pad the 28×28 digits to 32×32 with the background (conv bodies down to 4×4)")
 
 
 def build_mnist5k(params: Mnist5kParams, data_dir: str | None) -> Any:

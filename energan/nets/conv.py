@@ -1,8 +1,6 @@
-"""DCGAN-style convolutional bodies for square images whose side is 4·2^k."""
+"""DCGAN-style convolutional bodies for square images whose side is b·2^k, b from 4 to 7 (32, 64, MNIST's 28)."""
 
 from __future__ import annotations
-
-import math
 
 from einops.layers.torch import Rearrange
 from torch import nn
@@ -11,21 +9,25 @@ from energan.errors import ConfigError
 
 
 def downsamplings(side: int) -> int:
-    """How many stride-2 stages take ``side`` down to 4; the side must be 4·2^k with k ≥ 1."""
-    stages = math.log2(side / 4) if side >= 8 else -1
-    if stages < 1 or not stages.is_integer():
+    """How many stride-2 stages take ``side`` down to its base b, 4 ≤ b ≤ 7 (28 → 14 → 7: 2); at least one."""
+    stages = 0
+    while side % 2 == 0 and side // 2 >= 4:
+        side, stages = side // 2, stages + 1
+    if stages < 1 or side > 7:
         raise ConfigError(
-            f"image side {side} is not supported by conv bodies (stride-2 stages down to 4×4); valid: 8, 16, 32, 64, 128, 256; "
-            "use the mlp body, or data of such a side (e.g. --set data.pad=true: mnist5k or mnist padded to 32×32)"
+            f"image side {side << stages} is not supported by conv bodies (stride-2 stages down to a side from 4 to 7); "
+            "valid: b·2^k with b from 4 to 7 and k ≥ 1, e.g. 8, 16, 28, 32, 64, 128, 256; use the mlp body, or other data"
         )
-    return int(stages)
+    return stages
 
 
 def stage_count(side: int, stages: int) -> int:
-    """``stages`` stride-2 stages (0: all the way down to 4×4), checked against the image side."""
+    """``stages`` stride-2 stages (0: all the way down to a side from 4 to 7, e.g. 4×4 or 7×7), checked against the image side."""
     most = downsamplings(side)
     if not 0 <= stages <= most:
-        raise ConfigError(f"{stages} stride-2 stages do not fit a {side}×{side} image; valid: 1 to {most} (0: down to 4×4)")
+        raise ConfigError(
+            f"{stages} stride-2 stages do not fit a {side}×{side} image; valid: 1 to {most} (0: down to {side >> most}×{side >> most})"
+        )
     return stages or most
 
 
