@@ -23,6 +23,8 @@ from energan.plugins import Plugins
 from energan.precision import Precision
 from energan.state import TrainingState
 
+AUGMENT_SEED_OFFSET = 3  # the latents use seed + 1, the sample grids seed + 2
+
 
 def load_data(config: TrainConfig, plugins: Plugins) -> ImageData:
     """The configured dataset; a ``data_dir`` that does not exist is an error."""
@@ -102,6 +104,7 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
         optimizer_g=make_optimizer(model.generator, config, settings.optimizer_g, settings.lr_g),
         optimizer_d=make_optimizer(model.energy, config, settings.optimizer_d, settings.lr_d),
         latent_rng=torch.Generator(device).manual_seed(settings.seed + 1),
+        augment_rng=torch.Generator(device).manual_seed(settings.seed + AUGMENT_SEED_OFFSET),
         precision=precision,
     )
     return config, data, state

@@ -25,6 +25,7 @@ from typing import Any
 import tomli_w
 
 from energan.atomic import write_atomic
+from energan.augment import AUGMENTATIONS
 from energan.errors import ConfigError
 from energan.params import applying_dict, build_params, closest, param, params_dict
 
@@ -51,6 +52,13 @@ class TrainSettings:
         "-1 (auto): 500, at most a tenth of the steps, for an energy bounded below (the auto-encoder); 0 for others",
         low=-1,
     )
+    augment: str = param(
+        "none",
+        "differentiable augmentation of every image the energy sees, real and generated (DiffAugment): none, or translation "
+        "(each image shifted by up to augment_shift of its side, the border pixels filling in)",
+        choices=AUGMENTATIONS,
+    )
+    augment_shift: float = param(0.125, "largest translation, as a share of the image side (0.125 of 28: 4 pixels)", low=0.0, high=0.5)
     optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
     optimizer_d: str = param("", "energy optimizer, if it differs from optimizer (paper's optimD)")
     optimizer_g: str = param("", "generator optimizer, if it differs from optimizer (paper's optimG)")

@@ -22,6 +22,7 @@ class TrainingState:
     optimizer_g: torch.optim.Optimizer
     optimizer_d: torch.optim.Optimizer
     latent_rng: torch.Generator
+    augment_rng: torch.Generator  # the energy inputs' random augmentation (unused without one)
     precision: Precision
 
     @property
@@ -31,7 +32,7 @@ class TrainingState:
     def state_dict(self) -> dict[str, Any]:
         """Optimizer states, every RNG stream, the loss's state and the fp16 gradient scalers (the model's
         weights are saved beside them)."""
-        rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state()}
+        rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state(), "augment": self.augment_rng.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
@@ -51,5 +52,7 @@ class TrainingState:
         self.precision.load_state_dict(state.get("precision", {}))
         torch.set_rng_state(state["rng"]["torch"])
         self.latent_rng.set_state(state["rng"]["latent"])
+        if "augment" in state["rng"]:  # written before augmentation existed: it was never drawn from
+            self.augment_rng.set_state(state["rng"]["augment"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)

@@ -11,6 +11,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
+from energan.augment import augmentation
 from energan.components import Regularizer, RegularizerInputs, UpdateContext
 from energan.config import TrainSettings
 from energan.data import ImageData
@@ -53,6 +54,7 @@ class TrainStep:
         self.world = world = world or World()
         self.d_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "generator"}
+        self.augment = augmentation(settings.augment, settings.augment_shift, data.shape, state.augment_rng, world)
         self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device, world.rank, world.size)
         self.batches_per_epoch = getattr(self.stream, "stream", self.stream).batches_per_epoch  # a prefetcher wraps its stream
         model = state.model
@@ -93,6 +95,7 @@ class TrainStep:
             real = self.stream.batch(batch).to(state.device, non_blocking=True)
             with torch.no_grad(), precision.autocast():
                 fake = self.generator(self.latent())
+            real, fake = self.augment(real), self.augment(fake)  # what the energy sees (unchanged without augmentation)
             with precision.autocast():
                 out_real, out_fake = self.energy(real), self.energy(fake)
             energies_real, energies_fake = out_real.energy.float(), out_fake.energy.float()
@@ -110,6 +113,7 @@ class TrainStep:
         # ---- generator step: lower the energy of its samples (gradients into the generator only) ----
         with precision.autocast():
             fake = self.generator(self.latent())
+            fake = self.augment(fake)
             out_fake_g = self.energy_g(fake)
         loss_g = loss.generator(out_fake_g.energy.float())
         inputs = RegularizerInputs(model.energy, None, fake, None, out_fake_g)

@@ -14,7 +14,7 @@ from plugin_fixtures import STOP_AT_STEP
 
 from energan.checkpoint import load_checkpoint
 
-# dropout and two D steps per G step exercise every random stream; EMA and the lr decay their state
+# dropout, translation and two D steps per G step exercise every random stream; EMA and the lr decay their state
 EXTRA = (
     "--set",
     "d_steps=2",
@@ -26,6 +26,8 @@ EXTRA = (
     "ema_decay=0.9",
     "--set",
     "energy.dropout=0.2",
+    "--set",
+    "augment=translation",
     "--reg",
     "pullaway",
 )
