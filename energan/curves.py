@@ -14,6 +14,7 @@ from energan.atomic import write_atomic
 from energan.config import read_toml
 from energan.default_plugins.jsonl import FILENAME as METRICS
 from energan.errors import CheckpointError, ConfigError
+from energan.heldout import KEYS as HELDOUT_KEYS
 
 FILENAME = "curves.png"
 LOSSES = ("loss_d", "loss_g")
@@ -105,7 +106,14 @@ def headline_keys(runs: Sequence[RunCurves]) -> list[str]:
     chosen = [key for key in chosen if not (key.endswith("_real") and key.removesuffix("_real") in chosen)]
     if chosen:
         return chosen
-    return list(dict.fromkeys(next(iter(run.series[kind])) for run in runs for kind in ("eval", "evaluate") if run.series.get(kind)))
+    firsts = [keys[0] for keys in _unheld(runs) if keys]
+    return list(dict.fromkeys(firsts))
+
+
+def _unheld(runs: Sequence[RunCurves]) -> list[list[str]]:
+    """Each run's evaluated keys, in logged order, without the energy's eval-mode values."""
+    kinds = ("eval", "evaluate")
+    return [[key for key in run.series[kind] if key not in HELDOUT_KEYS] for run in runs for kind in kinds if run.series.get(kind)]
 
 
 def default_panels(runs: Sequence[RunCurves]) -> list[Panel]:
@@ -119,6 +127,7 @@ def default_panels(runs: Sequence[RunCurves]) -> list[Panel]:
         Panel("regularizers", "train", tuple(key for key in train if key.startswith("reg_"))),
         Panel("loss diagnostics", "train", tuple(key for key in train if key not in grouped and not key.startswith("reg_"))),
     ]
+    panels.append(Panel("energy in eval mode", "eval", tuple(key for key in HELDOUT_KEYS if key in evaluated)))
     for key in headline_keys(runs):
         panels.append(Panel(key, "eval", tuple(k for k in (key, f"{key}_real") if k in evaluated)))
     return [panel for panel in panels if panel.keys]

@@ -23,6 +23,7 @@ from energan.config import TrainConfig, resolve, save_config
 from energan.data import ImageData
 from energan.distributed import World, joined_world
 from energan.errors import CheckpointError, ConfigError, DivergenceError
+from energan.heldout import energy_gap
 from energan.lock import run_lock
 from energan.plugins import Plugins, load_plugins
 from energan.resume import check_resume_changes, load_resumable, restore_training
@@ -198,6 +199,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, worl
             if final or (settings.eval_every and run.step % settings.eval_every == 0):
                 if world.is_main:
                     run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=final)
+                    run.metrics.update(energy_gap(run.energy, run.data.load(), run.sample, run.device))
                     notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
                     improved = scoring.improved(run.metrics)
                 improved = world.from_main(improved, state.device)

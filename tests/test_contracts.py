@@ -17,6 +17,7 @@ import torch
 from energan.checkpoint import load_checkpoint
 from energan.config import TrainConfig, read_toml
 from energan.errors import ConfigError
+from energan.heldout import KEYS as HELDOUT_KEYS
 from energan.plugins import PluginWarning, load_plugins
 from energan.scoring import build_metrics, evaluate, objective
 from energan.sweep.results import load_results, summarize
@@ -72,7 +73,7 @@ def test_best_checkpoint_follows_a_lower_is_better_objective(tmp_path: Path, qui
     plugins = load_plugins([str(plugin_file(tmp_path, DARKNESS_PLUGIN))])
     config = quick(tmp_path, quick_config, 12, "darkness = {}\n").replace_settings(eval_every=2, checkpoint_every=100, name="dark")
     run = train(config, plugins=plugins)
-    assert run.status == "finished" and set(run.metrics) == {"darkness", "darkness_samples"}  # train() returns them
+    assert run.status == "finished" and set(run.metrics) == {"darkness", "darkness_samples", *HELDOUT_KEYS}  # train() returns them
     evals = [json.loads(line) for line in (run.directory / "metrics.jsonl").read_text().splitlines()]
     evals = [row for row in evals if row["kind"] == "eval"]
     lowest = min(evals, key=lambda row: row["darkness"])

@@ -106,9 +106,16 @@ def test_curves_are_drawn_after_each_evaluation_line_and_at_the_end_when_no_eval
 def test_curves_png_has_a_panel_per_group_and_is_not_blank(runs) -> None:
     directory, _ = runs
     run = read_run(directory / "seed0")
-    assert [panel.title for panel in default_panels([run])] == ["losses", "mean energy", "regularizers", "loss diagnostics", "brightness"]
+    assert [panel.title for panel in default_panels([run])] == [
+        "losses",
+        "mean energy",
+        "regularizers",
+        "loss diagnostics",
+        "energy in eval mode",
+        "brightness",
+    ]
     with Image.open(directory / "seed0" / FILENAME) as image:
-        assert image.format == "PNG" and image.size == (WIDTH * DPI, 3 * ROW_HEIGHT * DPI)  # 5 panels: 3 rows of 2
+        assert image.format == "PNG" and image.size == (WIDTH * DPI, 3 * ROW_HEIGHT * DPI)  # 6 panels: 3 rows of 2
         pixels = np.asarray(image.convert("RGB")).astype(np.int32)
     colours = np.unique(pixels[..., 0] << 16 | pixels[..., 1] << 8 | pixels[..., 2])
     assert pixels.std() > 0 and len(colours) > 10
@@ -137,7 +144,8 @@ def test_the_figure_draws_the_logged_values(runs) -> None:
     figure = draw([run], default_panels([run]))
     drawn = lines(figure)
     train_keys = set(expected["train"]) - {"it_per_s"}
-    assert {f"seed0:{key}" for key in train_keys} | {"seed0:brightness", "seed0:brightness_real", "seed0:margin"} == set(drawn)
+    evaluated = {"seed0:brightness", "seed0:brightness_real", *(f"seed0:energy_{kind}" for kind in ("train", "heldout", "samples"))}
+    assert {f"seed0:{key}" for key in train_keys} | evaluated | {"seed0:margin"} == set(drawn)
     for kind, keys in (("train", train_keys), ("eval", ("brightness", "brightness_real"))):
         for key in keys:
             steps, values = zip(*expected[kind][key], strict=True)

@@ -1,0 +1,40 @@
+"""Whether the energy generalises: its energy of training digits, held-out digits and samples.
+
+An energy that memorises a small training set gives held-out real images the energy of the
+generator's samples; the generator then has nothing left to learn from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from energan.data import ImageData
+
+IMAGES = 1000  # per kind
+KEYS = ("energy_train", "energy_heldout", "energy_samples")
+CHUNK = 250
+
+
+@torch.no_grad()
+def energy_gap(energy: nn.Module, data: ImageData, sample: Callable[[int], Tensor], device: torch.device) -> dict[str, float]:
+    """Mean energy (eval mode) of the first 1 000 training images, of as many held-out ones and of as
+    many samples: ``energy_train``, ``energy_heldout``, ``energy_samples``; {} without a test split."""
+    if data.test_images is None:
+        return {}
+    count = min(IMAGES, len(data.train_images), len(data.test_images))
+    first = torch.arange(count)
+    kinds = {"train": data.train_images[first], "heldout": data.test_images[first], "samples": sample(count)}
+    was_training = energy.training
+    energy.eval()
+    try:
+        return {f"energy_{kind}": _mean_energy(energy, images, device) for kind, images in kinds.items()}
+    finally:
+        energy.train(was_training)
+
+
+def _mean_energy(energy: nn.Module, images: Tensor, device: torch.device) -> float:
+    chunks = [energy(chunk.to(device).float()).energy.float().sum() for chunk in images.split(CHUNK)]
+    return float(torch.stack(chunks).sum()) / len(images)
