@@ -18,7 +18,6 @@ from torch import Tensor
 from energan.distributed import World
 from energan.errors import ConfigError
 
-AUGMENTATIONS = ("none", "translation")
 Augmentation = Callable[[Tensor], Tensor]
 
 

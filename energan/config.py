@@ -25,12 +25,12 @@ from typing import Any
 import tomli_w
 
 from energan.atomic import write_atomic
-from energan.augment import AUGMENTATIONS
 from energan.errors import ConfigError
 from energan.params import applying_dict, build_params, closest, param, params_dict
 
 COMPONENT_TABLES = {"energy": "energies", "loss": "losses", "generator": "generators", "data": "datasets"}
 NAMED_TABLES = {"reg": "regularizers", "metrics": "metrics"}
+AUGMENTATIONS = ("none", "translation")  # of the energy's inputs: energan.augment
 OBSERVERS = ("tensorboard",)  # the observers that run only when ``log`` names them
 
 
