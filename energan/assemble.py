@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from energan.augment import concrete_augment
 from energan.components import Loss
 from energan.config import TrainConfig
 from energan.data import ImageData
@@ -69,8 +70,15 @@ def with_warmup(config: TrainConfig, energy: nn.Module) -> TrainConfig:
     return dataclasses.replace(config, settings=dataclasses.replace(settings, warmup_steps=steps))
 
 
+def with_augment(config: TrainConfig, shape: tuple[int, ...]) -> TrainConfig:
+    """``augment = auto`` made concrete for images of ``shape`` [C, H, W]."""
+    settings = config.settings
+    augment = concrete_augment(settings.augment, settings.augment_shift, shape[1])
+    return config if augment == settings.augment else dataclasses.replace(config, settings=dataclasses.replace(settings, augment=augment))
+
+
 def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) -> tuple[TrainConfig, ImageData, TrainingState]:
-    """The config with its automatic choices made concrete (``warmup_steps``), the data and the
+    """The config with its automatic choices made concrete (``warmup_steps``, ``augment``), the data and the
     seeded training state (models on the device; every process of a multi-process run builds the
     same state)."""
     settings = config.settings
@@ -82,7 +90,7 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
     registries = plugins.registries
     data = load_data(config, plugins)
     model = build_model(config, registries, data.shape, device)
-    config = with_warmup(config, model.energy)
+    config = with_augment(with_warmup(config, model.energy), data.shape)
     settings = config.settings
     if settings.sync_batch_norm and world.distributed:
         synchronise_batch_norm(model, device)

@@ -50,13 +50,21 @@ def translation_reach(side: int, share: float) -> int:
     return int(side * share + 0.5)
 
 
+def concrete_augment(name: str, share: float, side: int) -> str:
+    """``auto`` made concrete: translation where the largest shift is at least a pixel (images), none
+    where it is not (a mixture's 2-D points are 1×1 "images")."""
+    if name != "auto":
+        return name
+    return "translation" if translation_reach(side, share) else "none"
+
+
 def unchanged(images: Tensor) -> Tensor:
     """No augmentation."""
     return images
 
 
 def augmentation(name: str, share: float, shape: tuple[int, ...], rng: torch.Generator, world: World) -> Augmentation:
-    """The augmentation ``name`` for images of ``shape`` [C, H, W]."""
+    """The augmentation ``name`` (translation or none; see :func:`concrete_augment`) for images of ``shape`` [C, H, W]."""
     if name == "none" or share == 0:
         return unchanged
     reach = translation_reach(shape[1], share)

@@ -30,7 +30,7 @@ from energan.params import applying_dict, build_params, closest, param, params_d
 
 COMPONENT_TABLES = {"energy": "energies", "loss": "losses", "generator": "generators", "data": "datasets"}
 NAMED_TABLES = {"reg": "regularizers", "metrics": "metrics"}
-AUGMENTATIONS = ("none", "translation")  # of the energy's inputs: energan.augment
+AUGMENTATIONS = ("auto", "translation", "none")  # of the energy's inputs: energan.augment
 OBSERVERS = ("tensorboard",)  # the observers that run only when ``log`` names them
 
 
@@ -53,12 +53,13 @@ class TrainSettings:
         low=-1,
     )
     augment: str = param(
-        "none",
-        "differentiable augmentation of every image the energy sees, real and generated (DiffAugment): none, or translation "
-        "(each image shifted by up to augment_shift of its side, the border pixels filling in)",
+        "auto",
+        "differentiable augmentation of every image the energy sees, real and generated (DiffAugment): translation "
+        "(each image shifted by up to augment_shift of its side, the border pixels filling in), none, or auto: "
+        "translation where that shift is at least a pixel (images), none otherwise (2-D points)",
         choices=AUGMENTATIONS,
     )
-    augment_shift: float = param(0.125, "largest translation, as a share of the image side (0.125 of 28: 4 pixels)", low=0.0, high=0.5)
+    augment_shift: float = param(0.0625, "largest translation, as a share of the image side (0.0625 of 28: 2 pixels)", low=0.0, high=0.5)
     optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
     optimizer_d: str = param("", "energy optimizer, if it differs from optimizer (paper's optimD)")
     optimizer_g: str = param("", "generator optimizer, if it differs from optimizer (paper's optimG)")
@@ -173,6 +174,17 @@ class TrainConfig:
 
 def _not_table(key: str, name: str, value: Any) -> dict[str, Any]:
     raise ConfigError(f"config: [{key}.{name}] must be a table of parameters, got {value!r}")
+
+
+# Settings added after runs were first saved, with the value that reproduces those runs: a saved
+# run's config.toml without one of them predates it (its default now would change the run).
+BEFORE_SETTING = {"warmup_steps": 0, "augment": "none"}
+
+
+def read_run_config(path: Path) -> dict[str, Any]:
+    """A run's saved ``config.toml``, with the settings it predates at their earlier behaviour."""
+    raw = read_toml(path)
+    return {**BEFORE_SETTING, **raw} if raw else raw
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import torch
 
 from energan.assemble import load_data
 from energan.checkpoint import checkpoint_path, load_checkpoint
-from energan.config import TrainConfig, read_toml, resolve
+from energan.config import TrainConfig, read_run_config, resolve
 from energan.data import DeferredData
 from energan.errors import CheckpointError
 from energan.model import build_model, pick_device
@@ -22,7 +22,7 @@ def open_run(run_dir: Path, plugins: Plugins, checkpoint: str = "last") -> Run:
     if not (run_dir / "config.toml").exists():
         raise CheckpointError(f"{run_dir} is not a run directory (no config.toml)")
     saved = load_checkpoint(checkpoint_path(run_dir, checkpoint))
-    config = resolve(TrainConfig.from_dict(read_toml(run_dir / "config.toml")), plugins.registries)
+    config = resolve(TrainConfig.from_dict(read_run_config(run_dir / "config.toml")), plugins.registries)
     with torch.random.fork_rng(devices=[]):  # initial weights are overwritten: leave the caller's RNG alone
         model = build_model(config, plugins.registries, saved.data.shape, pick_device(config.settings.device))
     try:

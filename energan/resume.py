@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from energan.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
-from energan.config import TrainConfig, TrainSettings, read_toml, resolve
+from energan.config import TrainConfig, TrainSettings, read_run_config, resolve
 from energan.errors import CheckpointError, ConfigError
 from energan.state import TrainingState
 
@@ -36,7 +36,7 @@ def check_resume_changes(run_dir: Path, config: TrainConfig, registries: Any) ->
     path = run_dir / "config.toml"
     if not path.exists():
         raise CheckpointError(f"{run_dir} is not a run directory (no config.toml)")
-    before = _flat(resolve(TrainConfig.from_dict(read_toml(path)), registries).to_dict())
+    before = _flat(resolve(TrainConfig.from_dict(read_run_config(path)), registries).to_dict())
     after = _flat(config.to_dict())
     fixed = [
         key

@@ -6,6 +6,7 @@ batch_size = 16
 log_every = 2
 eval_every = 0
 checkpoint_every = 4
+augment = "none"  # the tests' digits stay unshifted (the default, auto, translates images)
 warmup_steps = 0  # the tests' short runs start the game at once (the default, -1, is an automatic warm-up)
 runs_dir = "{runs}"
 device = "cpu"

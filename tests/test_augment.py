@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from checks import one_line
 
-from energan.augment import Translation, augmentation, translate, translation_reach, unchanged
+from energan.augment import Translation, augmentation, concrete_augment, translate, translation_reach, unchanged
 from energan.distributed import World
 
 IMAGE = torch.arange(1.0, 17.0).reshape(1, 1, 4, 4)  # rows [1 2 3 4], [5 6 7 8], [9 10 11 12], [13 14 15 16]
@@ -68,7 +68,7 @@ def test_translation_of_points_is_a_one_line_error(cli, tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 1
     assert one_line(err) == (
-        "energan: error: augment_shift 0.125 of a 1-pixel side is 0 pixels: nothing to translate (data of shape (2, 1, 1)); "
+        "energan: error: augment_shift 0.0625 of a 1-pixel side is 0 pixels: nothing to translate (data of shape (2, 1, 1)); "
         "raise augment_shift or use augment = 'none'"
     )
 
@@ -88,3 +88,30 @@ def test_an_unknown_augmentation_names_the_choices(cli, tmp_path: Path) -> None:
     assert code == 1
     line = one_line(err)
     assert "bogus" in line and "none" in line and "translation" in line
+
+
+def test_auto_translates_images_and_leaves_points_alone() -> None:
+    assert [concrete_augment("auto", 0.0625, side) for side in (1, 8, 28, 64)] == ["none", "translation", "translation", "translation"]
+    assert concrete_augment("auto", 0.0625, 4) == "none"  # a quarter pixel rounds to none
+    assert concrete_augment("none", 0.0625, 28) == "none" and concrete_augment("translation", 0.0, 28) == "translation"
+
+
+def test_the_default_run_records_the_concrete_choice(cli, tmp_path: Path) -> None:
+    """``augment = auto`` becomes translation on the digits and none on grid25's points, in config.toml."""
+    for data, expected in (("digits", "translation"), ("grid25", "none")):
+        code, _, err = cli(
+            "train", "--data", data, "--steps", "2", "--metric", "none", "--name", data,
+            "--set", "batch_size=8", "--set", "energy.size=16", "--set", "generator.size=16", "--set", f"runs_dir={tmp_path}",
+        )  # fmt: skip
+        assert code == 0, err
+        assert f'augment = "{expected}"' in (tmp_path / data / "config.toml").read_text()
+
+
+def test_a_run_saved_before_augmentation_resumes_without_it(cli, quick_config, tmp_path: Path) -> None:
+    """A config.toml without ``augment`` predates it: the resumed run stays unaugmented, not ``auto``."""
+    assert cli("train", "--config", quick_config(steps=4), "--name", "old")[0] == 0
+    saved = tmp_path / "runs" / "old" / "config.toml"
+    saved.write_text("".join(line for line in saved.read_text().splitlines(keepends=True) if not line.startswith("augment =")))
+    code, _, err = cli("train", "--resume", tmp_path / "runs" / "old", "--steps", "6")
+    assert code == 0, err
+    assert 'augment = "none"' in saved.read_text()

@@ -68,7 +68,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from energan.config import TrainConfig, apply_overrides, read_toml
+    from energan.config import TrainConfig, apply_overrides, read_run_config, read_toml
     from energan.distributed import world_from_environment
     from energan.errors import ConfigError
     from energan.trainer import train
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.metric, args.generator, args.data)):
             raise ConfigError("--resume continues a run with its saved config; only --steps, --device, --log and --set may change")
-        raw = read_toml(args.resume / "config.toml") if args.resume.is_dir() else {}
+        raw = read_run_config(args.resume / "config.toml") if args.resume.is_dir() else {}
         if not raw:
             raise ConfigError(f"--resume {args.resume}: not a run directory (no config.toml)")
     else:

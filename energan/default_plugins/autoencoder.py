@@ -29,7 +29,7 @@ class AutoEncoderParams:
         choices=("mse", "l1", "l2"),
     )
     n_layers: int = param(3, "linear layers in the whole auto-encoder (paper's nLayerD)", low=2, high=8, applies=MLP)
-    size: int = param(128, "hidden and code width (paper's sizeD)", low=1, applies=MLP)
+    size: int = param(256, "hidden and code width (paper's sizeD)", low=1, applies=MLP)
     dropout: float = param(0.0, "dropout on the hidden layers and the code (paper's dropoutD)", low=0.0, high=0.9, applies=MLP)
     batch_norm: bool = param(False, "batch-norm on hidden layers")
     width: int = param(32, "channels of the first stage (doubling per stage); timm: of the conv decoder", low=1, applies=CONV_TIMM)

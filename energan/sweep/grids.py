@@ -84,8 +84,8 @@ _TABLE1 = {
 }
 _GAN_OPTIMISATION = {"optimD": ["adam", "sgd"], "optimG": ["adam", "sgd"], "lr": [1e-2, 1e-3, 1e-4]}
 # The paper's settings where energan's defaults differ: Adam at lr 1e-3 (the GAN's lr knob overrides
-# it), the raw generator sampled (no EMA), no auto-encoder warm-up, and a pull-away weight of 0.1.
-_PAPER_FIXED: dict[str, KnobValue] = {"lr": 1e-3, "ema": False, "warmup_steps": 0}
+# it), the raw generator sampled (no EMA), no auto-encoder warm-up, no augmentation and a pull-away weight of 0.1.
+_PAPER_FIXED: dict[str, KnobValue] = {"lr": 1e-3, "ema": False, "warmup_steps": 0, "augment": "none"}
 _PAPER_PULL_AWAY = {"reg.pullaway.weight": [0.1]}
 
 NAMED_GRIDS: dict[str, Grid] = {
