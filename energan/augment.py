@@ -46,7 +46,7 @@ class Translation:
 
 
 def translation_reach(side: int, share: float) -> int:
-    """The largest shift in pixels: ``share`` of the image side, rounded half up (DiffAugment's 1/8 of 28: 4)."""
+    """The largest shift in pixels: ``share`` of the image side, rounded half up (1/16 of 28: 2)."""
     return int(side * share + 0.5)
 
 

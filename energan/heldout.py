@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from energan.data import ImageData
 
 IMAGES = 1000  # per kind
-KEYS = ("energy_train", "energy_heldout", "energy_samples")
+KINDS = ("train", "heldout", "samples")
+KEYS = tuple(f"energy_{kind}" for kind in KINDS)  # what each evaluation logs
 CHUNK = 250
 
 
@@ -26,11 +27,11 @@ def energy_gap(energy: nn.Module, data: ImageData, sample: Callable[[int], Tenso
         return {}
     count = min(IMAGES, len(data.train_images), len(data.test_images))
     first = torch.arange(count)
-    kinds = {"train": data.train_images[first], "heldout": data.test_images[first], "samples": sample(count)}
+    images = (data.train_images[first], data.test_images[first], sample(count))
     was_training = energy.training
     energy.eval()
     try:
-        return {f"energy_{kind}": _mean_energy(energy, images, device) for kind, images in kinds.items()}
+        return {key: _mean_energy(energy, batch, device) for key, batch in zip(KEYS, images, strict=True)}
     finally:
         energy.train(was_training)
 
