@@ -1,5 +1,6 @@
 """The dataset classifier: its accuracy (batched, exact, defined on an empty split), its training
-budget and held-out accuracy, its progress lines, and one fit per cache entry however many ask."""
+budget and held-out accuracy, its progress lines, one fit per cache entry however many ask, and the
+shipped classifier of the embedded data."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from torch import nn
 from energan.atomic import write_atomic
 from energan.data import ImageData
 from energan.data.digits import load_digits
+from energan.data.mnist5k import load_mnist5k
 from energan.metrics import classifier
 from energan.metrics.classifier import MAX_EPOCHS, accuracy, training_epochs, training_steps
 
@@ -153,3 +155,22 @@ def test_an_unreadable_entry_is_reported_once_and_fitted_again(
     fitted = classifier.dataset_classifier(digits)
     assert torch.load(path, weights_only=True)["test_accuracy"] == fitted.test_accuracy  # the entry is the new fit
     assert capsys.readouterr().err.count("retraining classifier: cache") == 1  # not read again under the lock
+
+
+# --- the shipped classifier: one ruler on every machine ------------------------------------------
+
+
+def test_the_embedded_datas_classifier_ships_under_the_current_recipe() -> None:
+    """A change to the net, its training or mnist5k renames the entry: ship a new fit with it."""
+    assert classifier.shipped_path(load_mnist5k().info).is_file()
+
+
+def test_the_shipped_classifier_is_used_as_is_neither_fitted_nor_cached(private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = load_mnist5k()
+    monkeypatch.setattr(classifier, "_loaded", {})
+    monkeypatch.setattr(classifier, "fit_classifier", lambda *args, **kwargs: pytest.fail("the shipped classifier was fitted again"))
+    reference = classifier.dataset_classifier(data)
+    assert not (private_cache / "classifiers").exists()
+    # its recorded reference values are those of this data: the held-out accuracy and p(y|x) of the test digits
+    assert accuracy(reference.classifier, data.test_images, data.test_labels) == reference.test_accuracy >= 0.985
+    torch.testing.assert_close(classifier.class_probabilities(reference.classifier, data.test_images), reference.test_probabilities)

@@ -1,4 +1,5 @@
-"""The dataset classifier behind the Inception Score: trained once per dataset, then cached."""
+"""The dataset classifier behind the Inception Score: shipped with energan for the embedded data,
+otherwise trained once per dataset, then cached."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ TRAIN_SAMPLES = 180_000  # images shown in training: 3 passes over MNIST's 60 00
 MAX_EPOCHS = 40  # ... and at most this many over a small dataset (mnist5k's 4 000, the 1 437 digits)
 BATCH_SIZE = 128
 PEAK_LR = 5e-3  # of the one-cycle schedule
+# Fitted classifiers that ship in the wheel, named as their cache entries. A fit depends on the CPU and
+# torch's thread count, so a classifier fitted on each machine would give each its own scale; the
+# shipped one is the same ruler everywhere (docs/metrics.md).
+SHIPPED_DIR = Path(__file__).parent / "references"
 
 
 def make_classifier(channels: int, num_classes: int) -> nn.Module:
@@ -124,16 +129,21 @@ _loaded: dict[Path, Reference] = {}  # one per cache entry and process
 
 
 def dataset_classifier(data: DataSource) -> Reference:
-    """The cached classifier for ``data`` with its reference values, training it on first use (the
-    only time the dataset's images are loaded)."""
+    """The classifier for ``data`` with its reference values: the shipped one where energan has it,
+    else the cached one, training it on first use (the only time the dataset's images are loaded)."""
     info = data.info
     if info.num_classes is None:
         raise DataError(f"dataset {info.key!r} has no labels: it cannot have an Inception Score")
     path = _cache_path(info)
     if path not in _loaded:
         seen = _identity(path)
-        _loaded[path] = _load(path, data) or _fit_once(path, data, seen)
+        _loaded[path] = _load(shipped_path(info), data) or _load(path, data) or _fit_once(path, data, seen)
     return _loaded[path]
+
+
+def shipped_path(info: DataInfo) -> Path:
+    """Where energan's own fit of ``data``'s classifier would ship (present for mnist5k)."""
+    return SHIPPED_DIR / _cache_path(info).name
 
 
 def _fit_once(path: Path, data: DataSource, seen: tuple[int, int] | None) -> Reference:
