@@ -142,7 +142,7 @@ def dataset_classifier(data: DataSource) -> Reference:
 
 
 def shipped_path(info: DataInfo) -> Path:
-    """Where energan's own fit of ``data``'s classifier would ship (present for mnist5k)."""
+    """Where energan's own fit of the dataset's classifier ships, if it does (mnist5k's does)."""
     return SHIPPED_DIR / _cache_path(info).name
 
 
