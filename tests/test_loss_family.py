@@ -21,7 +21,7 @@ from plugin_fixtures import STOP_AT_STEP
 from energan.checkpoint import load_checkpoint
 from energan.config import resolve
 from energan.plugins import load_plugins
-from energan.sweep.families import SweepSpec
+from energan.sweep.families import SweepSpec, load_family
 from energan.sweep.grids import load_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,10 +200,11 @@ def test_began_refuses_an_energy_unbounded_below(cli, quick_config) -> None:
 
 @pytest.mark.parametrize("grid", sorted((ROOT / "docs" / "results" / "screens").glob("family-*.toml")), ids=lambda p: p.stem)
 def test_family_grid_points_resolve(grid: Path) -> None:
-    spec = SweepSpec(load_grid(str(grid)), "ebgan", steps=12000)
+    family = grid.stem.removeprefix("family-")
+    spec = SweepSpec(load_grid(str(grid)), load_family(family), steps=12000)
     registries = load_plugins().registries
-    points = list(spec.grid.points("ebgan"))
+    points = list(spec.grid.points(family))
     assert len(points) == 10
     for point in points:
         config = resolve(spec.config(point, "runs", "check"), registries)
-        assert config.loss.name == grid.stem.removeprefix("family-")
+        assert config.loss.name == family

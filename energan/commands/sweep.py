@@ -18,7 +18,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--grid", default="paper-mnist", help="paper-mnist, paper-mnist-32 or a TOML grid file")
-    parser.add_argument("--family", action="append", required=True, help="ebgan, ebgan-pt or gan; repeatable")
+    parser.add_argument(
+        "--family",
+        action="append",
+        required=True,
+        help="a shipped config by name (ebgan, ebgan-pt, gan, began, magan, celeba64, ...: docs/family.md) or a .toml "
+        "config file; every point starts from it and the reports name it; repeatable",
+    )
     parser.add_argument("--data", default="mnist5k", help="dataset name (mnist5k, embedded; digits, mnist, ...)")
     parser.add_argument("--data-dir", default="", help="directory holding the dataset's files")
     parser.add_argument("--steps", type=int, default=1000, help="generator steps per point (default 1000)")
@@ -53,7 +59,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from energan.errors import ConfigError
     from energan.extras import require
-    from energan.sweep.families import SweepSpec, check_family, prepare_scoring, validate
+    from energan.sweep.families import SweepSpec, check_family_knobs, load_family, prepare_scoring, unique_families, validate
     from energan.sweep.grids import load_grid
     from energan.sweep.launch import launch
 
@@ -69,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise ConfigError(f"{name} {value}: must be ≥ {low}")
     grid = load_grid(args.grid)
-    families = list(dict.fromkeys(check_family(family) for family in args.family))
+    families = unique_families([load_family(family) for family in args.family])
+    check_family_knobs(grid, families)
     metric = args.loaded_plugins.registries.metrics.get(args.objective).build({})
     specs = [
         SweepSpec(

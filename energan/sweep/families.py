@@ -1,8 +1,10 @@
-"""The model families a sweep compares, and the training config of one grid point."""
+"""The families a sweep compares (each a training config) and the training config of one grid point."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from energan.config import TrainConfig, apply_overrides
@@ -10,18 +12,59 @@ from energan.errors import ConfigError
 from energan.params import closest
 from energan.sweep.grids import Grid, KnobValue, knob_overrides
 
-# Each family as the components of an ``energan train`` run (the paper's EBGAN, EBGAN-PT and GAN).
-FAMILIES: dict[str, dict[str, Any]] = {
-    "ebgan": {"energy": {"name": "autoencoder"}, "loss": {"name": "margin"}, "reg": {}},
-    "ebgan-pt": {"energy": {"name": "autoencoder"}, "loss": {"name": "margin"}, "reg": {"pullaway": {}}},
-    "gan": {"energy": {"name": "logit"}, "loss": {"name": "logistic"}, "reg": {}},
-}
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"  # the shipped configs (examples/configs links here)
 
 
-def check_family(family: str) -> str:
-    if family not in FAMILIES:
-        raise ConfigError(f"unknown family {family!r}{closest(family, FAMILIES)}; valid: {', '.join(FAMILIES)}")
-    return family
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A family is a training config: a shipped one by name (``ebgan-pt``) or a user's TOML file.
+
+    Every point of its sweep starts from ``config`` and changes only the grid's knobs and the
+    sweep's settings; reports name the family by ``name`` (a file's stem).
+    """
+
+    name: str
+    config: dict[str, Any]
+    origin: str
+
+
+def family_names() -> list[str]:
+    """The shipped configs, by name."""
+    return sorted(path.stem for path in CONFIGS_DIR.glob("*.toml"))
+
+
+def load_family(name_or_path: str) -> Family:
+    """A shipped config by name, or a ``.toml`` config file; anything else is a one-line error."""
+    from energan.config import read_toml
+
+    if name_or_path in family_names():
+        path = CONFIGS_DIR / f"{name_or_path}.toml"
+    else:
+        path = Path(name_or_path)
+        if path.suffix != ".toml":
+            names = family_names()
+            raise ConfigError(
+                f"unknown family {name_or_path!r}{closest(name_or_path, names)}; valid: {', '.join(names)} or a .toml config file"
+            )
+    return Family(path.stem, read_toml(path), str(path))
+
+
+def unique_families(families: list[Family]) -> list[Family]:
+    """Drop repeats of the same family; two different configs under one name are an error."""
+    by_name: dict[str, Family] = {}
+    for family in families:
+        seen = by_name.setdefault(family.name, family)
+        if seen.config != family.config:
+            raise ConfigError(f"two families are named {family.name!r} ({seen.origin} and {family.origin}); rename one of the files")
+    return list(by_name.values())
+
+
+def check_family_knobs(grid: Grid, families: list[Family]) -> None:
+    """A grid's [family_knobs.NAME] must name a shipped family or one of this sweep's."""
+    known = [*family_names(), *(family.name for family in families)]
+    unknown = sorted(set(grid.family_knobs) - set(known))
+    if unknown:
+        raise ConfigError(f"grid {grid.name!r}: [family_knobs.{unknown[0]}] names no family; valid: {', '.join(dict.fromkeys(known))}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +72,7 @@ class SweepSpec:
     """What every point of one family's sweep shares; stored with the study, checked on rejoin."""
 
     grid: Grid
-    family: str
+    family: Family
     data: str = "mnist5k"
     data_dir: str = ""
     steps: int = 1000
@@ -40,18 +83,19 @@ class SweepSpec:
 
     @property
     def space(self) -> dict[str, list[KnobValue]]:
-        return self.grid.space(self.family)
+        return self.grid.space(self.family.name)
 
     @property
     def size(self) -> int:
-        return self.grid.size(self.family)
+        return self.grid.size(self.family.name)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly identity of the sweep: what machines sharing it must agree on (the data's
         path may differ between machines)."""
         return {
             "grid": self.grid.to_dict(),
-            "family": self.family,
+            "family": self.family.name,
+            "family_config": self.family.config,
             "data": self.data,
             "steps": self.steps,
             "seed": self.seed,
@@ -61,13 +105,12 @@ class SweepSpec:
         }
 
     def config(self, point: dict[str, KnobValue], runs_dir: str, name: str) -> TrainConfig:
-        """The training config of one point: family, data, fixed settings, then the knob values."""
-        raw: dict[str, Any] = {
-            **FAMILIES[self.family],
-            "data": {"name": self.data},
-            "generator": {"name": "mlp"},
-            "metrics": {self.objective: {}},
-        }
+        """The training config of one point: the family's config, the sweep's data and objective, the
+        grid's fixed settings, the sweep's overrides and settings, then the knob values."""
+        raw = copy.deepcopy(self.family.config)
+        data, metrics = raw.get("data"), raw.get("metrics")
+        raw["data"] = data if isinstance(data, dict) and data.get("name") == self.data else {"name": self.data}
+        raw["metrics"] = {self.objective: metrics.get(self.objective, {}) if isinstance(metrics, dict) else {}}
         fixed = [item for key, value in self.grid.fixed.items() for item in knob_overrides(key, value)]
         settings = [
             f"steps={self.steps}",
@@ -88,16 +131,13 @@ def validate(spec: SweepSpec, registries: Any) -> None:
     """Resolve one config per knob value, so a bad knob fails before any point runs."""
     from energan.config import resolve
 
-    unknown = sorted(set(spec.grid.family_knobs) - set(FAMILIES))
-    if unknown:
-        raise ConfigError(f"grid {spec.grid.name!r}: [family_knobs.{unknown[0]}] names no family; valid: {', '.join(FAMILIES)}")
     first = {knob: values[0] for knob, values in spec.space.items()}
     for knob, values in spec.space.items():
         for value in values:
             try:
                 resolve(spec.config({**first, knob: value}, "runs", "check"), registries)
             except ConfigError as error:
-                raise ConfigError(f"grid {spec.grid.name!r}, family {spec.family!r}, {knob}={value!r}: {error}") from None
+                raise ConfigError(f"grid {spec.grid.name!r}, family {spec.family.name!r}, {knob}={value!r}: {error}") from None
 
 
 def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
@@ -108,7 +148,7 @@ def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
     from energan.config import resolve
     from energan.scoring import build_metrics, check_requirements
 
-    first = next(spec.grid.points(spec.family))
+    first = next(spec.grid.points(spec.family.name))
     config = resolve(spec.config(first, "runs", "prepare"), plugins.registries)
     data = load_data(config, plugins)
     metrics = build_metrics(config.table_params("metrics"), plugins.registries)

@@ -36,11 +36,11 @@ def launch(
     ``prepare`` runs once the studies are open, before any worker starts."""
     url = storage or default_storage(runs_dir)
     rdb = open_storage(url)
-    studies = {spec.family: (open_study(rdb, sweep, spec), spec.size) for spec in specs}  # fails early on a mismatch
+    studies = {spec.family.name: (open_study(rdb, sweep, spec), spec.size) for spec in specs}  # fails early on a mismatch
     prepare()
-    print(f"sweep {sweep!r} on {url}: " + ", ".join(f"{spec.family} {spec.size} points" for spec in specs), file=sys.stderr)
+    print(f"sweep {sweep!r} on {url}: " + ", ".join(f"{spec.family.name} {spec.size} points" for spec in specs), file=sys.stderr)
     for spec in specs:  # the whole grid goes into the queue before any worker starts
-        refresh_queue(studies[spec.family][0], spec, heartbeat)
+        refresh_queue(studies[spec.family.name][0], spec, heartbeat)
     logs = Path(runs_dir) / "sweeps" / sweep / "logs"
     context = multiprocessing.get_context("spawn")
     processes = [

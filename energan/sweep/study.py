@@ -109,7 +109,7 @@ def open_study(storage: Any, sweep: str, spec: SweepSpec) -> Any:
     """Create the family's study, or join it; a study made with other settings is an error."""
     import optuna
 
-    name = study_name(sweep, spec.family)
+    name = study_name(sweep, spec.family.name)
     sampler = optuna.samplers.GridSampler(spec.space, seed=0)
     direction = "maximize" if spec.higher_is_better else "minimize"
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction=direction, load_if_exists=True)
@@ -194,7 +194,7 @@ def enqueue(study: Any, spec: SweepSpec, points: Sequence[int]) -> None:
     """Queue grid points as waiting trials carrying their point id and knob values."""
     import optuna
 
-    grid = list(spec.grid.points(spec.family))
+    grid = list(spec.grid.points(spec.family.name))
     distributions = {knob: optuna.distributions.CategoricalDistribution(values) for knob, values in spec.space.items()}
     for point in points:
         params = grid[point]

@@ -60,7 +60,7 @@ class PointInterrupted(KeyboardInterrupt):
 
 def attempt_directory(job: WorkerJob, spec: SweepSpec, point: int, number: int) -> Path:
     """Each attempt at a point trains in its own directory: a retry never touches a lost attempt's files."""
-    return Path(job.runs_dir) / "sweeps" / job.sweep / spec.family / f"p{point:04d}-t{number}"
+    return Path(job.runs_dir) / "sweeps" / job.sweep / spec.family.name / f"p{point:04d}-t{number}"
 
 
 def _one_line(error: BaseException) -> str:
