@@ -17,6 +17,7 @@ from pathlib import Path
 ORDER = ("fused", "triton", "reference", "compiled", "gemm")
 PAIRED = {  # kind → the reference it was paired with
     "trainer-step": "hand-written",
+    "trainer-step-conv": "hand-written (conv)",
     "trainer-step-compiled": "eager",
     "trainer-step-cuda": "hand-written (CUDA)",
     "trainer-step-cuda-bf16": "fp32 (CUDA)",

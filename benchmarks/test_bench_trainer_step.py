@@ -31,6 +31,7 @@ from energan.step import TrainStep
 WARMUP_STEPS = 20
 ROUNDS = 1000
 WARMUP_ROUNDS = 5
+CONV_GENERATOR = {"name": "dcgan", "width": 32}  # examples/configs/ebgan-pt-dcgan.toml
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA cases need a GPU")
 
 
@@ -51,8 +52,8 @@ def energan_step(**settings: object) -> Callable[[], None]:
     return lambda: step(next(counter))
 
 
-def hand_written_step(device: str = "cpu") -> Callable[[], None]:
-    data, state, config = default_state(device=device)  # the same networks, initialised identically
+def hand_written_step(device: str = "cpu", **settings: object) -> Callable[[], None]:
+    data, state, config = default_state(device=device, **settings)  # the same networks, initialised identically
     settings = config.settings
     generator, energy, images = state.model.generator, state.model.energy, data.train_images
     margin = config.loss.params["margin"]
@@ -117,6 +118,11 @@ def paired(benchmark: BenchmarkFixture, timed: Callable[[], None], reference: Ca
 def test_trainer_step(benchmark: BenchmarkFixture) -> None:
     """energan's step against the hand-written loop of the same model."""
     paired(benchmark, energan_step(), hand_written_step(), "trainer-step")
+
+
+def test_conv_trainer_step(benchmark: BenchmarkFixture) -> None:
+    """The conv path (ebgan-pt-dcgan.toml's DCGAN generator) against the hand-written loop."""
+    paired(benchmark, energan_step(generator=CONV_GENERATOR), hand_written_step(generator=CONV_GENERATOR), "trainer-step-conv")
 
 
 @pytest.mark.slow

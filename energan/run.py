@@ -31,6 +31,7 @@ class Run:
     step: int = 0
     status: str = "running"
     stop_requested: bool = False
+    stop_signal: int | None = None  # the signal that asked the run to stop (SIGINT, SIGTERM), if one did
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the latest evaluation's values
     objective: Objective | None = None  # the metric value that ranks checkpoints
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # observers' per-run state

@@ -100,7 +100,7 @@ def _train(
         save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
     notify("on_train_start", run=run)
     try:
-        with _stop_on_interrupt(run):
+        with _stop_on_signals(run):
             _loop(run, state, scoring, notify, world)
     except DivergenceError:
         run.status = "diverged"
@@ -165,24 +165,30 @@ def _check_new(run_dir: Path) -> None:
         raise CheckpointError(f"run directory {run_dir} already exists; continue it with --resume {run_dir} or pick another --name")
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers send before they preempt a job
+
+
 @contextlib.contextmanager
-def _stop_on_interrupt(run: Run):
-    """First Ctrl-C: finish the step, checkpoint, stop. A second one interrupts at once."""
+def _stop_on_signals(run: Run):
+    """The first Ctrl-C or SIGTERM: finish the step, evaluate, checkpoint, stop (``run.stop_signal``
+    says which). A second one interrupts at once."""
 
     def handler(signum: int, frame: object) -> None:
         if run.stop_requested:
             raise KeyboardInterrupt
+        run.stop_signal = signum
         run.request_stop()
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, action in previous.items():
+            signal.signal(number, action)
 
 
 def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, world: World) -> None:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from checks import assert_same_weights
 from plugin_fixtures import STOP_AT_STEP
 
@@ -47,8 +48,10 @@ def test_stopped_then_resumed_equals_uninterrupted(cli, quick_config, tmp_path: 
     assert [r["step"] for r in records if r["kind"] == "train"] == [2, 4, 6, 8, 10, 12]  # none lost, none twice
 
 
-def test_ctrl_c_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path) -> None:
-    """A real SIGINT to a CLI process: it finishes the step, checkpoints, exits; resume completes."""
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 0), (signal.SIGTERM, 128 + signal.SIGTERM)], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path, stop: signal.Signals, code: int) -> None:
+    """A real SIGINT (Ctrl-C) or SIGTERM (a scheduler's preemption) to a CLI process: it finishes the
+    step, evaluates, checkpoints and exits (SIGTERM with 143, as schedulers expect); resume completes."""
     path = quick_config(steps=600)
     runs = tmp_path / "runs"
     energan = [sys.executable, "-m", "energan.cli"]
@@ -59,9 +62,9 @@ def test_ctrl_c_checkpoints_and_resume_is_exact(quick_config, tmp_path: Path) ->
     deadline = time.monotonic() + 60
     while not (log.exists() and log.read_text().count("\n") >= 5) and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    assert process.returncode == code, err
     stopped_at = load_checkpoint(runs / "interrupted").step
     assert out.startswith("stopped:") and 0 < stopped_at < 600
     subprocess.run([*energan, "train", "--resume", runs / "interrupted"], check=True, capture_output=True)

@@ -68,6 +68,8 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
+
     from energan.config import TrainConfig, apply_overrides, read_run_config, read_toml
     from energan.distributed import world_from_environment
     from energan.errors import ConfigError
@@ -90,4 +92,6 @@ def run(args: argparse.Namespace) -> int:
     result = train(config, plugins=args.loaded_plugins, resume=args.resume)
     if world_from_environment().is_main:  # under torchrun, one line for the whole run
         print(f"{result.status}: {result.directory} at step {result.step}")
+    if result.stop_signal == signal.SIGTERM:  # saved and stopped; the scheduler sees the usual 128 + 15
+        return 128 + signal.SIGTERM
     return 0 if result.status in ("finished", "stopped") else 1
