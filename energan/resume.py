@@ -10,6 +10,7 @@ from typing import Any
 from energan.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
 from energan.config import TrainConfig, TrainSettings, read_run_config, resolve
 from energan.errors import CheckpointError, ConfigError
+from energan.schedule import lr_factor, set_lr
 from energan.state import TrainingState
 
 # Settings a resume may change: they shape the schedule, the logs or the device, not the state.
@@ -79,6 +80,6 @@ def restore_training(state: TrainingState, saved: Checkpoint, settings: TrainSet
     except (RuntimeError, ValueError, KeyError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"the checkpoint at step {saved.step} does not fit the run's config ({reason[:200]})") from None
-    for optimizer, lr in ((state.optimizer_g, settings.lr_g), (state.optimizer_d, settings.lr_d)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+    factor = lr_factor(saved.step, settings.steps, settings.lr_decay_start)
+    set_lr(state.optimizer_g, settings.lr_g, factor)
+    set_lr(state.optimizer_d, settings.lr_d, factor)

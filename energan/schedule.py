@@ -18,9 +18,11 @@ def lr_factor(index: int, steps: int, decay_start: float) -> float:
     return max(0.0, (steps - index) / (steps - start))
 
 
-def set_lr_factor(optimizer: Optimizer, factor: float) -> None:
-    """Scale every parameter group's learning rate from its initial value (torch's ``initial_lr``
-    key, saved with the optimizer's state)."""
+def set_lr(optimizer: Optimizer, base: float, factor: float) -> None:
+    """Every parameter group's rate: the configured ``base`` (``lr_d`` or ``lr_g``) times ``factor``.
+
+    Computed from the settings, never from the optimizer's saved state, so a resume with a new
+    ``lr_g`` or ``lr_d`` continues the saved schedule from the new base.
+    """
     for group in optimizer.param_groups:
-        group.setdefault("initial_lr", group["lr"])
-        group["lr"] = group["initial_lr"] * factor
+        group["lr"] = base * factor

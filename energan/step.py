@@ -17,7 +17,7 @@ from energan.config import TrainSettings
 from energan.data import ImageData
 from energan.data.loader import batch_stream
 from energan.distributed import World, data_parallel
-from energan.schedule import lr_factor, set_lr_factor
+from energan.schedule import lr_factor, set_lr
 from energan.state import TrainingState
 
 
@@ -86,8 +86,8 @@ class TrainStep:
         warming_up = index < settings.warmup_steps  # the energy learns the data alone; G waits
         if settings.lr_decay_start < 1.0:
             factor = lr_factor(index, settings.steps, settings.lr_decay_start)
-            set_lr_factor(state.optimizer_d, factor)
-            set_lr_factor(state.optimizer_g, factor)
+            set_lr(state.optimizer_d, settings.lr_d, factor)
+            set_lr(state.optimizer_g, settings.lr_g, factor)
 
         # ---- energy steps: low energy on data, high on samples ----
         for k in range(settings.d_steps):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from energan.checkpoint import load_checkpoint
-from energan.schedule import lr_factor, set_lr_factor
+from energan.schedule import lr_factor, set_lr
 
 
 def test_factor_by_hand() -> None:
@@ -19,12 +19,13 @@ def test_factor_by_hand() -> None:
     assert lr_factor(12, 10, 0.5) == 0.0  # past the end (steps raised on resume, say) never negative
 
 
-def test_set_factor_scales_from_the_initial_rate() -> None:
+def test_the_rate_is_the_configured_base_times_the_factor() -> None:
     optimizer = torch.optim.Adam([torch.zeros(2, requires_grad=True)], lr=1e-3)
-    set_lr_factor(optimizer, 0.5)
-    set_lr_factor(optimizer, 0.25)  # from 1e-3 each time, not compounded
+    set_lr(optimizer, 1e-3, 0.5)
+    set_lr(optimizer, 1e-3, 0.25)  # from the base each time, not compounded
     assert optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-4, rel=1e-12)
-    assert optimizer.state_dict()["param_groups"][0]["initial_lr"] == 1e-3  # saved with the checkpoint
+    set_lr(optimizer, 4e-3, 0.25)  # a new base (a resume with --set lr_d=…) takes effect at once
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3, rel=1e-12)
 
 
 def test_a_run_ends_at_the_last_steps_rate(cli, quick_config, tmp_path: Path) -> None:
@@ -41,3 +42,15 @@ def test_a_run_ends_at_the_last_steps_rate(cli, quick_config, tmp_path: Path) ->
 def test_out_of_range_is_refused(cli, quick_config) -> None:
     code, _, err = cli("train", "--config", quick_config(steps=2), "--set", "lr_decay_start=1.5")
     assert code == 1 and err.strip() == "energan: error: config.lr_decay_start: 1.5 is outside the valid range [0.0, 1.0]"
+
+
+def test_a_resume_with_a_new_rate_continues_the_decay_from_it(cli, quick_config, tmp_path: Path) -> None:
+    """--resume --set lr_g=… under a decaying schedule: the new rate is the schedule's new base."""
+    config = quick_config(steps=4)
+    runs = tmp_path / "runs"
+    assert cli("train", "--config", config, "--name", "run", "--set", "lr_decay_start=0.5", "--set", "lr_g=1e-3")[0] == 0
+    code, _, err = cli("train", "--resume", runs / "run", "--steps", "8", "--set", "lr_g=4e-3")
+    assert code == 0, err
+    groups = load_checkpoint(runs / "run").training["optimizer_g"]["param_groups"]
+    # 8 steps, decay from index 4: the last step (index 7) runs at (8 − 7) / (8 − 4) = 1/4 of the new 4e-3
+    assert groups[0]["lr"] == pytest.approx(1e-3, rel=1e-12)
