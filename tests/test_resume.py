@@ -70,3 +70,17 @@ def test_a_stop_signal_checkpoints_and_resume_is_exact(quick_config, tmp_path: P
     subprocess.run([*energan, "train", "--resume", runs / "interrupted"], check=True, capture_output=True)
     subprocess.run([*energan, "train", "--config", path, "--name", "straight"], check=True, capture_output=True)
     assert_same_weights(load_checkpoint(runs / "interrupted"), load_checkpoint(runs / "straight"))
+
+
+def test_a_torn_metrics_line_is_cut_with_a_warning_and_the_resumed_run_logs(cli, quick_config, tmp_path: Path) -> None:
+    """A kill during an append leaves half a JSON line: resume drops it, warns, and keeps logging."""
+    run = tmp_path / "runs" / "torn"
+    assert cli("train", "--config", quick_config(steps=4), "--name", "torn", "--set", "log_every=2")[0] == 0
+    log = run / "metrics.jsonl"
+    whole = log.read_text()
+    log.write_bytes(whole.encode() + b'{"step": 6, "time": 17962\xff')  # torn mid-record, bytes that are not UTF-8
+    with pytest.warns(UserWarning, match=f"line {whole.count(chr(10)) + 1} is not a whole metrics record"):
+        code, _, err = cli("train", "--resume", run, "--steps", "8")
+    assert code == 0, err
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if '"train"' in line]
+    assert steps == [2, 4, 6, 8]

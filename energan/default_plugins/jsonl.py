@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,36 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         stream.write(json.dumps(record) + "\n")
 
 
+def _step(line: str) -> float | None:
+    """The step of a whole record; None for a torn or foreign line."""
+    try:
+        step = json.loads(line).get("step")
+    except (ValueError, AttributeError):
+        return None
+    return step if isinstance(step, int | float) and not isinstance(step, bool) else None
+
+
+def _records_up_to(path: Path, last_step: int) -> list[str]:
+    """The file's whole records up to ``last_step``; a line cut by a kill or a full disk during an
+    append (or any line that is not a record) is dropped with a warning that names it."""
+    kept = []
+    for number, line in enumerate(path.read_bytes().decode("utf-8", errors="replace").splitlines(), start=1):
+        step = _step(line)
+        if step is None:
+            if line.strip():
+                warnings.warn(f"{path}: line {number} is not a whole metrics record ({line[:40]!r}); dropped", stacklevel=2)
+            continue
+        if step <= last_step:
+            kept.append(line)
+    return kept
+
+
 @hookimpl
 def on_train_start(run: Any) -> None:
-    """On resume, drop the lines past the checkpoint so the log matches the weights."""
+    """On resume, drop the lines past the checkpoint (and torn ones) so the log matches the weights."""
     path = run.directory / FILENAME
     if path.exists():
-        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= run.start_step]
-        text = "".join(line + "\n" for line in kept)
+        text = "".join(line + "\n" for line in _records_up_to(path, run.start_step))
         write_atomic(path, lambda stream: stream.write(text.encode()))  # a kill here loses no line
 
 
