@@ -12,8 +12,16 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
+# A second `make train` continues runs/$(NAME) (an interrupted run resumes, a finished one stays);
+# `make train NAME=other` trains another.
+NAME ?= mnist-ebgan-pt
 train: $(STAMP)
-	$(BIN)/energan train --energy autoencoder --loss margin --reg pullaway --name mnist-ebgan-pt
+	@if [ -f runs/$(NAME)/config.toml ]; then \
+	  echo "make train: runs/$(NAME) exists, continuing it (make train NAME=other trains a new run)"; \
+	  $(BIN)/energan train --resume runs/$(NAME); \
+	else \
+	  $(BIN)/energan train --energy autoencoder --loss margin --reg pullaway --name $(NAME); \
+	fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

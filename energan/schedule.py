@@ -13,7 +13,7 @@ def lr_factor(index: int, steps: int, decay_start: float) -> float:
     resumed run follows the same schedule.
     """
     start = decay_start * steps
-    if index < start:
+    if decay_start >= 1.0 or index < start:
         return 1.0
     return max(0.0, (steps - index) / (steps - start))
 

@@ -17,6 +17,7 @@ def test_factor_by_hand() -> None:
     assert [lr_factor(i, 4, 1.0) for i in range(4)] == [1.0] * 4  # decay_start 1: constant
     assert [lr_factor(i, 4, 0.0) for i in range(4)] == [1.0, 0.75, 0.5, 0.25]  # from the start
     assert lr_factor(12, 10, 0.5) == 0.0  # past the end (steps raised on resume, say) never negative
+    assert lr_factor(10, 10, 1.0) == 1.0  # a finished run's step, resumed: constant stays constant
 
 
 def test_the_rate_is_the_configured_base_times_the_factor() -> None:
