@@ -190,6 +190,29 @@ def test_ctrl_c_marks_the_point_interrupted_and_the_next_run_trains_it(tmp_path:
     _assert_each_point_trained_once(_trials(sqlite_url), 4)
 
 
+def test_a_one_point_grid_finishes_with_its_worker_alive(tmp_path: Path, sqlite_url: str) -> None:
+    """Optuna's grid sampler stops a study at its last point by a grid id queued trials lack: it
+    killed the worker of every grid at its last point (a KeyError in the log) until energan's
+    sampler left the ending to the queue."""
+    grid = tmp_path / "one.toml"
+    grid.write_text('[knobs]\nseed = [0]\n\n[set]\nbatch_size = 16\n"metrics.inception_score.samples" = 100\n')
+    result = _sweep(tmp_path, grid, sqlite_url, 5)
+    assert "1/1 points (done 1, running 0, queued 0, failed 0)" in result.stdout and "exited" not in result.stderr
+    logs = "".join(log.read_text() for log in (tmp_path / "runs" / "sweeps" / "tiny" / "logs").glob("*.log"))
+    assert "Traceback" not in logs
+
+
+def test_a_worker_that_dies_fails_the_sweep_and_names_its_point(tmp_path: Path, sqlite_url: str) -> None:
+    grid = _grid(tmp_path)
+    sweep, _, running = _start_and_wait_for_a_training_point(tmp_path, grid, sqlite_url)
+    worker = running[0].user_attrs["worker"]
+    os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)  # the only worker, mid-point
+    _, err = sweep.communicate(timeout=120)
+    point = running[0].system_attrs["energan_point"]
+    assert sweep.returncode == 1
+    assert f"energan-sweep-worker-0 exited with code -9 while training ebgan point {point} {running[0].params}" in err
+
+
 def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path: Path, sqlite_url: str) -> None:
     grid = _grid(tmp_path)
     first, done, running = _start_and_wait_for_a_training_point(tmp_path, grid, sqlite_url)

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from energan.sweep.families import SweepSpec
 from energan.sweep.monitor import describe, watch
@@ -72,11 +73,15 @@ def launch(
             f"energan: interrupted; points in progress run again when the same command runs again; worker logs in {logs}", file=sys.stderr
         )
         return 130
-    killed = [process for process in processes if process.exitcode not in (0, None)]
-    for process in killed:
-        print(f"energan: warning: {process.name} exited with code {process.exitcode}; see {logs}", file=sys.stderr)
+    died = [process for process in processes if process.exitcode not in (0, None)]
+    for process in died:
+        points = _points_of(studies, f"{socket.gethostname()}:{process.pid}")
+        where = f" while training {', '.join(points)}" if points else ""
+        print(f"energan: error: {process.name} exited with code {process.exitcode}{where}; see {logs}", file=sys.stderr)
     for family, board in boards.items():
         print(describe(family, board))
+    if died:
+        return 1
     unfinished = [family for family, board in boards.items() if not board.finished]
     if unfinished:
         print(
@@ -86,6 +91,18 @@ def launch(
         return 1
     print(f"report: energan report {sweep}" + (f" --storage {url}" if storage else ""))
     return 0
+
+
+def _points_of(studies: dict[str, tuple[Any, int]], worker: str) -> list[str]:
+    """The unfinished points a worker (``host:pid``) had taken, as ``family point N {knobs}``."""
+    from energan.sweep.study import point_id
+
+    return [
+        f"{family} point {point_id(trial)} {trial.params}"
+        for family, (study, _) in studies.items()
+        for trial in study.get_trials(deepcopy=False)
+        if trial.user_attrs.get("worker") == worker and trial.state.name != "COMPLETE"
+    ]
 
 
 def _stop(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:

@@ -109,8 +109,10 @@ def open_study(storage: Any, sweep: str, spec: SweepSpec) -> Any:
     """Create the family's study, or join it; a study made with other settings is an error."""
     import optuna
 
+    from energan.sweep.sampler import QueuedGridSampler
+
     name = study_name(sweep, spec.family.name)
-    sampler = optuna.samplers.GridSampler(spec.space, seed=0)
+    sampler = QueuedGridSampler(spec.space, seed=0)
     direction = "maximize" if spec.higher_is_better else "minimize"
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction=direction, load_if_exists=True)
     mine = json.loads(json.dumps(spec.to_dict()))
