@@ -93,7 +93,7 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
     config = with_augment(with_warmup(config, model.energy), data.shape)
     settings = config.settings
     if settings.sync_batch_norm and world.distributed:
-        synchronise_batch_norm(model, device)
+        synchronise_batch_norm(model)
     loss = registries.losses.get(config.loss.name).build(config.component_params("loss"))
     check_energy_range(config, model.energy, loss)
     if settings.warmup_steps and not bounded_below(model.energy):
@@ -118,12 +118,12 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
     return config, data, state
 
 
-def synchronise_batch_norm(model: Model, device: torch.device) -> None:
+def synchronise_batch_norm(model: Model) -> None:
     """Batch-norm layers of both networks compute their statistics over the global batch."""
-    if device.type != "cuda":
-        raise ConfigError(f"sync_batch_norm needs CUDA devices (torch's SyncBatchNorm), not {device.type}; leave it off on the CPU")
-    model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
-    model.energy = nn.SyncBatchNorm.convert_sync_batchnorm(model.energy)
+    from energan.nets.batch_norm import with_global_batch_norm
+
+    model.generator = with_global_batch_norm(model.generator)
+    model.energy = with_global_batch_norm(model.energy)
 
 
 def check_energy_range(config: TrainConfig, energy: nn.Module, loss: Loss) -> None:

@@ -80,7 +80,10 @@ class TrainSettings:
         choices=("none", "bf16", "fp16"),
     )
     compile: bool = param(False, "torch.compile the generator and the energy (one graph per network and phase)")
-    sync_batch_norm: bool = param(False, "batch-norm statistics over the global batch in a multi-process CUDA run (SyncBatchNorm)")
+    sync_batch_norm: bool = param(
+        True,
+        "batch-norm statistics over the global batch in a multi-process run, as one process computes them (false: each rank's share, with rank 0's running statistics)",
+    )
     seed: int = param(0, "seed of every random stream", low=0)
     log_every: int = param(25, "steps between logged scalars", low=1)
     eval_every: int = param(1000, "steps between metric evaluations and sample grids (0: only at the end)", low=0)

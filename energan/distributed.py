@@ -93,23 +93,34 @@ class World:
         return bool(value.item())
 
     def check_replicas(self, modules: dict[str, nn.Module]) -> None:
-        """Raise ReplicaError when a rank's parameters or buffers differ from rank 0's (they must
-        not: every rank applies the same averaged gradients and the same buffer updates)."""
+        """Raise ReplicaError, naming the first tensor that differs, when a rank's parameters or
+        buffers differ from rank 0's (they must not: every rank applies the same averaged gradients
+        and the same buffer updates)."""
         if not self.distributed:
             return
-        for name, module in modules.items():
-            tensors = [t.detach().float().flatten() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
-            if not tensors:
-                continue
-            mine = torch.cat(tensors)
-            reference = mine.clone()
-            dist.broadcast(reference, src=0)
-            gap = (mine - reference).abs().max()
-            dist.all_reduce(gap, op=dist.ReduceOp.MAX)
-            if gap.item() > 0:
-                raise ReplicaError(
-                    f"the {self.size} processes hold different {name} weights (largest gap {gap.item():.3g}); ranks diverged"
-                )
+        named = [
+            (f"{module_name}.{name}", tensor.detach().float().flatten())
+            for module_name, module in modules.items()
+            for name, tensor in (*module.named_parameters(), *module.named_buffers())
+            if tensor.is_floating_point()
+        ]
+        if not named:
+            return
+        mine = torch.cat([tensor for _, tensor in named])
+        reference = mine.clone()
+        dist.broadcast(reference, src=0)
+        gaps = torch.stack([part.abs().max() for part in (mine - reference).split([tensor.numel() for _, tensor in named])])
+        dist.all_reduce(gaps, op=dist.ReduceOp.MAX)
+        differing = gaps.nonzero().flatten().tolist()
+        if differing:
+            name, gap = named[differing[0]][0], gaps[differing[0]].item()
+            raise ReplicaError(f"the {self.size} processes hold different weights, first {name} (largest gap {gap:.3g}); ranks diverged")
+
+    def broadcast_buffers(self, module: nn.Module) -> None:
+        """Rank 0's buffers (batch-norm's running statistics) on every rank."""
+        if self.distributed:
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
 
 
 def world_from_environment(environ: dict[str, str] | None = None) -> World:
@@ -172,6 +183,30 @@ def gather_with_gradient(local: Tensor) -> Tensor:
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return local
     return _GatherWithGradient.apply(local)
+
+
+class _SumWithGradient(torch.autograd.Function):
+    """All-reduce (sum) whose backward all-reduces the gradient: every rank's output feeds every
+    rank's loss, so each input's gradient is the sum of the ranks' gradients of that output."""
+
+    @staticmethod
+    def forward(ctx: Any, local: Tensor) -> Tensor:
+        total = local.contiguous().clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def sum_with_gradient(local: Tensor) -> Tensor:
+    """The sum of ``local`` over the ranks, differentiable (``local`` itself in a world of one)."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return local
+    return _SumWithGradient.apply(local)
 
 
 def data_parallel(module: nn.Module, world: World, device: torch.device) -> nn.Module:

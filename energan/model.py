@@ -69,10 +69,20 @@ class Model:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.energy.load_state_dict(state["energy"])
-        if self.ema is not None and state.get("ema") is not None:
-            self.ema.load_state_dict(state["ema"])
+        for module, saved in ((self.generator, state["generator"]), (self.energy, state["energy"]), (self.ema, state.get("ema"))):
+            if module is not None and saved is not None:
+                module.load_state_dict(without_cancelled_biases(module, saved))
+
+
+def without_cancelled_biases(module: nn.Module, saved: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` without the biases of layers that feed a batch-norm, which cancels them: a
+    checkpoint saved while energan's nets still had them loads into today's, unchanged in output."""
+    own = module.state_dict()
+    return {
+        key: value
+        for key, value in saved.items()
+        if key in own or not (key.endswith(".bias") and key.removesuffix(".bias") + ".weight" in own)
+    }
 
 
 def pick_device(name: str, local_rank: int | None = None) -> torch.device:

@@ -66,6 +66,7 @@ class TrainStep:
         self.generator = data_parallel(model.generator, world, state.device)
         self.energy = data_parallel(model.energy, world, state.device)
         self.energy_g = model.energy
+        self.rank_statistics = world.distributed and not settings.sync_batch_norm  # batch-norm on each rank's share
         if settings.compile:
             self.generator, self.energy = torch.compile(self.generator), torch.compile(self.energy)
             self.energy_g = self.energy if not world.distributed else torch.compile(model.energy)
@@ -119,6 +120,9 @@ class TrainStep:
         inputs = RegularizerInputs(model.energy, None, fake, None, out_fake_g)
         reg_g, total_g = regularized(loss_g, self.g_regularizers, inputs)
         precision.update(total_g, state.optimizer_g, "generator", inputs=self.generator_parameters)
+        if self.rank_statistics:  # the running statistics of rank 0's share, as DDP hands them to every forward
+            world.broadcast_buffers(model.generator)
+            world.broadcast_buffers(model.energy)
         if model.ema is not None:
             model.ema.update(model.generator, step=index)
         return StepOutput(

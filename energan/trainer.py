@@ -212,6 +212,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, worl
             if final or improved or run.step % settings.checkpoint_every == 0:
                 _check_healthy(healthy, run, last_check_step, out, world)
                 last_check_step = run.step
+                world.check_replicas({"generator": state.model.generator, "energy": state.model.energy})
                 if world.is_main:
                     saved = Checkpoint(run.step, scoring.best, run.data.info, state.model.state_dict(), state.state_dict())
                     save_checkpoint(run.directory, saved, settings.keep_checkpoints)
@@ -252,8 +253,6 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, worl
             if not final and agreed_stop(log_step=False):  # asked during this evaluation or checkpoint
                 evaluate_and_checkpoint(out, final=True)
                 stopping = True
-        if run.step > run.start_step:
-            world.check_replicas({"generator": state.model.generator, "energy": state.model.energy})
         run.status = "stopped" if stopping and run.step < settings.steps else "finished"
 
 

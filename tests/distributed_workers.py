@@ -9,6 +9,7 @@ import torch.distributed as dist
 
 from energan.components import EnergyOutput, RegularizerInputs
 from energan.distributed import World
+from energan.nets.batch_norm import with_global_batch_norm
 from energan.regularizers import PullAway
 
 WORLD_SIZE = 2
@@ -48,3 +49,31 @@ def replicas(rank: int, perturb: bool, out: Path) -> None:
         (out / f"rank{rank}.txt").write_text("same")
     except Exception as error:
         (out / f"rank{rank}.txt").write_text(str(error))
+
+
+def global_batch_norm(rank: int, batch: torch.Tensor, upstream: torch.Tensor, out: Path) -> None:
+    """Two training forwards of a global batch-norm on this rank's share, then the backward of
+    Σ upstream·y; saves the share's outputs and gradient, the weights' gradients (as DDP averages
+    them) and the running statistics."""
+    world = World(rank, WORLD_SIZE)
+    norm = with_global_batch_norm(torch.nn.Sequential(batch_norm_of(batch))).double()
+    share = world.shard(batch).clone().requires_grad_(True)
+    norm(share.detach() * 2 + 1)  # a first batch moves the running statistics
+    y = norm(share)
+    (y * world.shard(upstream)).sum().backward()
+    grads = [p.grad.clone() for p in norm.parameters()]
+    for grad in grads:
+        dist.all_reduce(grad)
+    torch.save(
+        {"y": y.detach(), "grad": share.grad, "param_grads": grads, "state": norm.state_dict()},
+        out / f"rank{rank}.pt",
+    )
+
+
+def batch_norm_of(batch: torch.Tensor) -> torch.nn.Module:
+    """The batch-norm for ``batch`` ([N, C] or [N, C, H, W]), with a non-trivial affine part."""
+    norm = (torch.nn.BatchNorm1d if batch.dim() == 2 else torch.nn.BatchNorm2d)(batch.shape[1])
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 1.5, batch.shape[1]))
+        norm.bias.copy_(torch.linspace(-0.2, 0.3, batch.shape[1]))
+    return norm

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
+from einops.layers.torch import Rearrange
 from torch import nn
 
 from energan.components import Energy
 from energan.default_plugins.autoencoder import AutoEncoderParams, LogitParams, build_autoencoder, build_logit
-from energan.generators import mlp_generator
+from energan.generators import dcgan_generator, mlp_generator
+from energan.model import Model
 
 SHAPE = (1, 8, 8)
 
@@ -69,3 +73,31 @@ def test_state_dict_keys_are_those_of_the_bodies_without_dropout() -> None:
         assert build(2, 32, 0.5).state_dict().keys() == build(2, 32, 0.0).state_dict().keys()
     assert {key.split(".")[0] for key in _logit(2, 32, 0.5).state_dict()} == {"features", "head"}
     assert {key.split(".")[0] for key in _autoencoder(2, 32, 0.5).state_dict()} == {"encoder", "decoder"}
+
+
+@pytest.mark.parametrize(
+    "generator",
+    [mlp_generator(SHAPE, 16, 3, 32, batch_norm=True), dcgan_generator((1, 28, 28), 16, 8, batch_norm=True)],
+    ids=["mlp", "dcgan"],
+)
+def test_no_bias_feeds_a_batch_norm_and_old_checkpoints_with_one_still_load(generator: nn.Module) -> None:
+    """Batch-norm cancels a bias in front of it, whose gradient is then rounding noise that Adam
+    would turn into full-size steps; such biases are gone, and a checkpoint that has them loads
+    without them, with the same output."""
+    layers = list(generator.modules())
+    for layer, following in itertools.pairwise(layer for layer in layers if not isinstance(layer, nn.Sequential | Rearrange)):
+        if isinstance(following, nn.BatchNorm1d | nn.BatchNorm2d):
+            assert getattr(layer, "bias", None) is None, layer
+    old = generator.state_dict()
+    cancelled = [
+        key.removesuffix(".weight") + ".bias" for key in old if key.endswith(".weight") and key.removesuffix(".weight") + ".bias" not in old
+    ]
+    assert cancelled  # the layers in front of a batch-norm
+    generator.eval()
+    z = torch.randn(4, generator.latent_dim)
+    before = generator(z)
+    model = Model(generator, generator, None, torch.device("cpu"))
+    model.load_state_dict({"generator": {**old, **{key: torch.ones(1) for key in cancelled[:1]}}, "energy": old})
+    torch.testing.assert_close(generator(z), before)
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        model.load_state_dict({"generator": {**old, "no.such.bias": torch.ones(1)}, "energy": old})

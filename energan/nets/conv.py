@@ -61,13 +61,14 @@ def conv_decoder(code_dim: int, channels: int, side: int, width: int, batch_norm
     stages = stage_count(side, stages)
     width_in, start = width * 2 ** (stages - 1), side >> stages
     unflatten = Rearrange("b (c h w) -> b c h w", c=width_in, h=start, w=start)
-    layers: list[nn.Module] = [nn.Linear(code_dim, width_in * start**2), unflatten] if code_dim else [unflatten]
+    # a bias in front of batch-norm is cancelled by it: the layers that feed one have none
+    layers: list[nn.Module] = [nn.Linear(code_dim, width_in * start**2, bias=not batch_norm), unflatten] if code_dim else [unflatten]
     for stage in reversed(range(stages)):
         if batch_norm:
             layers.append(nn.BatchNorm2d(width_in))
         layers.append(nn.ReLU())
         width_out = channels if stage == 0 else width * 2 ** (stage - 1)
-        layers.append(nn.ConvTranspose2d(width_in, width_out, 4, stride=2, padding=1))
+        layers.append(nn.ConvTranspose2d(width_in, width_out, 4, stride=2, padding=1, bias=not batch_norm or stage == 0))
         width_in = width_out
     layers.append(nn.Tanh())
     return nn.Sequential(*layers)

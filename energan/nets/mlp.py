@@ -18,8 +18,9 @@ def mlp(
     """Linear layers through ``widths``; hidden layers get [BN,] activation [, dropout]."""
     layers: list[nn.Module] = []
     for index, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
-        layers.append(nn.Linear(width_in, width_out))
-        if index < len(widths) - 2:
+        hidden = index < len(widths) - 2
+        layers.append(nn.Linear(width_in, width_out, bias=not (hidden and batch_norm)))  # batch-norm cancels a bias
+        if hidden:
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width_out))
             layers.append(activation())
