@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from energan.data import ImageData
 from energan.distributed import World, joined_world
 from energan.errors import CheckpointError, ConfigError, DivergenceError
 from energan.heldout import energy_gap
-from energan.lock import run_lock
+from energan.lock import LOCK_FILE, run_lock
 from energan.plugins import Plugins, load_plugins
 from energan.resume import check_resume_changes, load_resumable, restore_training
 from energan.run import Run
@@ -58,10 +59,16 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
         if world.is_main:
             _check_new(run_dir)
         prepared = _prepared(config, plugins, metrics, world)
-        with lock(run_dir):
-            if world.is_main:
-                _check_new(run_dir)  # again: no other process can start this run any more
-            return _train(plugins, run_dir, scoring, prepared, None, world)
+        created = not run_dir.exists()
+        try:
+            with lock(run_dir):
+                if world.is_main:
+                    _check_new(run_dir)  # again: no other process can start this run any more
+                return _train(plugins, run_dir, scoring, prepared, None, world)
+        except BaseException:
+            if world.is_main and created:
+                _remove_if_unstarted(run_dir)
+            raise
 
 
 @contextlib.contextmanager
@@ -76,7 +83,11 @@ Prepared = tuple[TrainConfig, ImageData, TrainingState]
 def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric], world: World) -> Prepared:
     """The concrete config, the data and the training state, with the metrics' needs checked against the data."""
     prepared = assemble(config, plugins, world)
-    check_requirements(metrics, prepared[1])
+    data = prepared[1]
+    check_requirements(metrics, data)
+    batch_size, images = prepared[0].settings.batch_size, len(data.train_images)
+    if batch_size > images:
+        raise ConfigError(f"batch_size {batch_size} is larger than the training set of {data.key} ({images} images); valid: 1 to {images}")
     return prepared
 
 
@@ -158,6 +169,12 @@ def _run_dir(config: TrainConfig) -> Path:
     if name in (".", "..") or "/" in name or "\\" in name:
         raise ConfigError(f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..')")
     return Path(settings.runs_dir) / name
+
+
+def _remove_if_unstarted(run_dir: Path) -> None:
+    """A new run that failed before it logged or saved anything leaves no directory behind."""
+    if run_dir.is_dir() and {path.name for path in run_dir.iterdir()} <= {"config.toml", LOCK_FILE}:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _check_new(run_dir: Path) -> None:

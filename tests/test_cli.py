@@ -190,3 +190,10 @@ def test_example_plugin_file_trains(cli, quick_config) -> None:
     assert code == 0, err
     code, _, err = cli("-p", example, "train", "--config", quick_config(steps=4), "--energy", "norm", "--reg", "pullaway")
     assert code == 1 and "exposes none" in one_line_error(err)
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_in_one_line_and_leaves_no_directory(cli, quick_config, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--config", quick_config(steps=2), "--name", "big", "--set", "batch_size=5000")
+    assert code == 1
+    assert err == "energan: error: batch_size 5000 is larger than the training set of digits-8 (1437 images); valid: 1 to 1437\n"
+    assert not (tmp_path / "runs" / "big").exists()

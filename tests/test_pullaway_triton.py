@@ -16,6 +16,7 @@ import numpy
 import pytest
 import torch
 from packaging.version import Version
+from quick_config import QUICK_CONFIG
 
 triton = pytest.importorskip("triton", reason="triton is not installed")
 
@@ -66,7 +67,18 @@ def test_cpu_tensors_need_the_interpreter() -> None:
     )
     result = run_python(["-c", script], interpret=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "impl='triton' needs CUDA tensors (got cpu) or TRITON_INTERPRET=1" in result.stdout
+    assert "pull-away impl 'triton' needs CUDA tensors (got cpu) or TRITON_INTERPRET=1" in result.stdout
+
+
+def test_a_triton_run_on_the_cpu_is_refused_in_one_line_and_leaves_no_directory(tmp_path: Path) -> None:
+    """``--set reg.pullaway.impl=triton`` on a CPU without the interpreter: one line, no run directory."""
+    config = tmp_path / "quick.toml"
+    config.write_text(QUICK_CONFIG.format(steps=4, runs=tmp_path / "runs"))
+    args = ["-m", "energan.cli", "train", "--config", str(config), "--reg", "pullaway", "--set", "reg.pullaway.impl=triton"]
+    result = run_python(args, interpret=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("energan: error: pull-away impl 'triton' needs CUDA tensors") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 COMPILE_SCRIPT = """

@@ -18,6 +18,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from energan.errors import ConfigError
 from energan.kernels.common import accumulation_dtype
 
 INTERPRETED = triton.knobs.runtime.interpret
@@ -223,7 +224,8 @@ class _TritonPullAway(torch.autograd.Function):
 def pullaway_triton(flat: Tensor, eps: float) -> Tensor:
     """f_PT of (N, D) codes with the Triton kernels (CUDA, or CPU when interpreted)."""
     if not flat.is_cuda and not INTERPRETED:
-        raise ValueError(
-            f"impl='triton' needs CUDA tensors (got {flat.device.type}) or TRITON_INTERPRET=1 set before triton is first imported"
+        raise ConfigError(
+            f"pull-away impl 'triton' needs CUDA tensors (got {flat.device.type}) or TRITON_INTERPRET=1 set before triton is "
+            "first imported; on this device use impl auto, fused or reference"
         )
     return _TritonPullAway.apply(flat, eps)
