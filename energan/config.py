@@ -99,6 +99,11 @@ class TrainSettings:
         for name in self.observers:
             if name not in OBSERVERS:
                 raise ConfigError(f"log: {name!r} is not an observer{closest(name, OBSERVERS)}; valid: {', '.join(OBSERVERS)}")
+        if self.warmup_steps >= self.steps:
+            raise ConfigError(
+                f"warmup_steps {self.warmup_steps} is not below steps {self.steps}: the generator would never train; "
+                f"valid: 0 to {self.steps - 1}, or -1 (auto)"
+            )
 
     @property
     def observers(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -80,7 +81,7 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         try:
             number = kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
             raise ConfigError(f"{where}: expected {'an integer' if kind is int else 'a number'}, got {value!r}") from None
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
@@ -97,8 +98,8 @@ def _check(value: Any, field: dataclasses.Field, where: str) -> None:
         raise ConfigError(f"{where}: {value!r} is not one of {valid}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = meta.get("low"), meta.get("high")
-        if (low is not None or high is not None) and value != value:
-            raise ConfigError(f"{where}: nan is outside the valid range")
+        if not math.isfinite(value):  # no rate, margin, weight or size means anything at inf or nan
+            raise ConfigError(f"{where}: {value!r} is not a finite number")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
             raise ConfigError(f"{where}: {value!r} is outside the valid range {bounds}")

@@ -16,7 +16,7 @@ from energan.state import TrainingState
 # Settings a resume may change: they shape the schedule, the logs or the device, not the state.
 CHANGEABLE = (
     "steps", "lr_d", "lr_g", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every",
-    "log", "objective", "device", "amp", "compile", "data_dir", "name", "runs_dir", "max_energy",
+    "log", "objective", "device", "amp", "compile", "data_dir", "max_energy",
 )  # fmt: skip
 CHANGEABLE_TABLES = ("metrics",)
 

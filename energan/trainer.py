@@ -54,6 +54,8 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
                     remove_partial_writes(run_dir)
                 check_resume_changes(run_dir, config, plugins.registries)
                 saved = load_resumable(run_dir)
+                if config.settings.steps < saved.step:
+                    raise ConfigError(f"--resume: steps {config.settings.steps} is below the run's step {saved.step}; valid: {saved.step} or more")
                 return _train(plugins, run_dir, scoring, _prepared(config, plugins, metrics, world), saved, world)
         run_dir = _run_dir(config)
         if world.is_main:

@@ -197,3 +197,31 @@ def test_a_batch_larger_than_the_training_set_is_refused_in_one_line_and_leaves_
     assert code == 1
     assert err == "energan: error: batch_size 5000 is larger than the training set of digits-8 (1437 images); valid: 1 to 1437\n"
     assert not (tmp_path / "runs" / "big").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("steps=inf", "config.steps: expected an integer, got 'inf'"),
+        ("lr_g=inf", "config.lr_g: inf is not a finite number"),
+        ("loss.margin=inf", "loss 'margin'.margin: inf is not a finite number"),
+        ("reg.pullaway.eps=inf", "regularizer 'pullaway'.eps: inf is not a finite number"),
+        ("reg.pullaway.weight=nan", "regularizer 'pullaway'.weight: nan is not a finite number"),
+        ("warmup_steps=4", "config: warmup_steps 4 is not below steps 4: the generator would never train; valid: 0 to 3, or -1 (auto)"),
+    ],
+)
+def test_nonsense_is_refused_when_the_config_is_resolved(cli, quick_config, tmp_path: Path, setting: str, message: str) -> None:
+    code, _, err = cli("train", "--config", quick_config(steps=4), "--name", "bad", "--reg", "pullaway", "--set", setting)
+    assert (code, err) == (1, f"energan: error: {message}\n")
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_resume_refuses_what_it_cannot_honour(cli, quick_config, tmp_path: Path) -> None:
+    """A resume keeps its run's name and directory and never goes back below its step."""
+    run = tmp_path / "runs" / "run"
+    assert cli("train", "--config", quick_config(steps=4), "--name", "run")[0] == 0
+    code, _, err = cli("train", "--resume", run, "--steps", "2")
+    assert (code, err) == (1, "energan: error: --resume: steps 2 is below the run's step 4; valid: 4 or more\n")
+    for setting in ("name=other", f"runs_dir={tmp_path / 'elsewhere'}"):
+        code, _, err = cli("train", "--resume", run, "--set", setting)
+        assert code == 1 and err.startswith(f"energan: error: --resume cannot change {setting.split('=')[0]} ")
