@@ -65,8 +65,8 @@ class TrainSettings:
     optimizer_g: str = param("", "generator optimizer, if it differs from optimizer (paper's optimG)")
     lr_d: float = param(1e-3, "energy learning rate", low=0.0)
     lr_g: float = param(1e-3, "generator learning rate", low=0.0)
-    beta1: float = param(0.5, "Adam-style first-moment decay", low=0.0, high=1.0)
-    beta2: float = param(0.999, "Adam-style second-moment decay", low=0.0, high=1.0)
+    beta1: float = param(0.5, "Adam-style first-moment decay", low=0.0, below=1.0)
+    beta2: float = param(0.999, "Adam-style second-moment decay", low=0.0, below=1.0)
     weight_decay: float = param(0.0, "weight decay for both optimizers", low=0.0)
     lr_decay_start: float = param(
         1.0, "share of the steps after which both learning rates fall linearly to 0 at the last step (1: constant)", low=0.0, high=1.0
@@ -84,7 +84,7 @@ class TrainSettings:
         True,
         "batch-norm statistics over the global batch in a multi-process run, as one process computes them (false: each rank's share, with rank 0's running statistics)",
     )
-    seed: int = param(0, "seed of every random stream", low=0)
+    seed: int = param(0, "seed of every random stream", low=0, high=2**62)  # the streams' offsets stay within int64
     log_every: int = param(25, "steps between logged scalars", low=1)
     eval_every: int = param(1000, "steps between metric evaluations and sample grids (0: only at the end)", low=0)
     checkpoint_every: int = param(1000, "steps between checkpoints (also written at the end)", low=1)
@@ -195,16 +195,28 @@ def read_run_config(path: Path) -> dict[str, Any]:
     return {**BEFORE_SETTING, **raw} if raw else raw
 
 
+MAX_TOML_BYTES = 4 * 2**20  # configs and grids are a few kB; this bounds a read of /dev/zero or a wrong file
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file as a dict, with a one-line error for a missing or malformed file."""
+    """A TOML file as a dict, with a one-line error for a missing, oversized, non-UTF-8 or malformed file."""
     try:
-        return tomllib.loads(path.read_text())
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except OSError as error:  # a directory, no permission, ...
         raise ConfigError(f"config file {path} cannot be read: {error.strerror or error}") from None
+    if len(data) > MAX_TOML_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_TOML_BYTES // 2**20} MB: not a config")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests its arrays or tables too deeply to be a config") from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

@@ -33,9 +33,11 @@ def param(
     choices: Sequence[Any] | None = None,
     low: float | None = None,
     high: float | None = None,
+    below: float | None = None,
     applies: Mapping[str, Sequence[Any]] | None = None,
 ) -> Any:
-    """A dataclass field with a help text and, optionally, valid choices or an inclusive range.
+    """A dataclass field with a help text and, optionally, valid choices or a range: inclusive
+    ``low`` and ``high``, or an exclusive upper bound ``below`` (Adam's betas: 1 divides by zero).
 
     ``applies`` maps other fields to the values for which this parameter means something,
     e.g. ``{"body": ("conv", "timm")}``; by default a parameter applies to every choice.
@@ -45,6 +47,7 @@ def param(
         "choices": tuple(choices) if choices else None,
         "low": low,
         "high": high,
+        "below": below,
         "applies": {name: tuple(values) for name, values in applies.items()} if applies else None,
     }
     return dataclasses.field(default=default, metadata=metadata)
@@ -100,9 +103,10 @@ def _check(value: Any, field: dataclasses.Field, where: str) -> None:
         low, high = meta.get("low"), meta.get("high")
         if not math.isfinite(value):  # no rate, margin, weight or size means anything at inf or nan
             raise ConfigError(f"{where}: {value!r} is not a finite number")
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-            raise ConfigError(f"{where}: {value!r} is outside the valid range {bounds}")
+        below = meta.get("below")
+        if (low is not None and value < low) or (high is not None and value > high) or (below is not None and value >= below):
+            upper = f"{below})" if below is not None else f"{'inf' if high is None else high}]"
+            raise ConfigError(f"{where}: {value!r} is outside the valid range [{'-inf' if low is None else low}, {upper}")
 
 
 def _applies(field: dataclasses.Field, chosen: Callable[[str], Any]) -> bool:
@@ -193,6 +197,7 @@ def describe_params(cls: type | None) -> list[dict[str, Any]]:
                 "choices": list(f.metadata["choices"]) if f.metadata.get("choices") else None,
                 "low": f.metadata.get("low"),
                 "high": f.metadata.get("high"),
+                "below": f.metadata.get("below"),
                 "applies": {name: list(values) for name, values in (f.metadata.get("applies") or {}).items()} or None,
             }
         )

@@ -55,7 +55,9 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
                 check_resume_changes(run_dir, config, plugins.registries)
                 saved = load_resumable(run_dir)
                 if config.settings.steps < saved.step:
-                    raise ConfigError(f"--resume: steps {config.settings.steps} is below the run's step {saved.step}; valid: {saved.step} or more")
+                    raise ConfigError(
+                        f"--resume: steps {config.settings.steps} is below the run's step {saved.step}; valid: {saved.step} or more"
+                    )
                 return _train(plugins, run_dir, scoring, _prepared(config, plugins, metrics, world), saved, world)
         run_dir = _run_dir(config)
         if world.is_main:
@@ -168,8 +170,10 @@ def _run_dir(config: TrainConfig) -> Path:
     """``runs_dir/name``; a name that would leave ``runs_dir`` (``../x``, ``a/b``) is refused."""
     settings = config.settings
     name = settings.name or "-".join([config.energy.name, config.loss.name, *config.regularizers, datetime.now().strftime("%Y%m%d-%H%M%S")])
-    if name in (".", "..") or "/" in name or "\\" in name:
-        raise ConfigError(f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..')")
+    if name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
+        raise ConfigError(
+            f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..', control characters)"
+        )
     return Path(settings.runs_dir) / name
 
 

@@ -225,3 +225,52 @@ def test_resume_refuses_what_it_cannot_honour(cli, quick_config, tmp_path: Path)
     for setting in ("name=other", f"runs_dir={tmp_path / 'elsewhere'}"):
         code, _, err = cli("train", "--resume", run, "--set", setting)
         assert code == 1 and err.startswith(f"energan: error: --resume cannot change {setting.split('=')[0]} ")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"steps = 4\n\xff\xfe = 1\n", "is not UTF-8 text (byte 0xff at offset 10)"),
+        (b"a = " + b"[" * 3000 + b"]" * 3000 + b"\n", "nests its arrays or tables too deeply to be a config"),
+        (b"# " + b"x" * (4 * 2**20) + b"\n", "is larger than 4 MB: not a config"),
+    ],
+    ids=["not-utf8", "deeply-nested", "too-large"],
+)
+def test_unreadable_config_files_are_one_line_errors(cli, tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    code, _, err = cli("train", "--config", path)
+    assert (code, err) == (1, f"energan: error: config file {path} {message}\n")
+
+
+def test_an_endless_config_file_is_refused_without_reading_it_all(cli) -> None:
+    code, _, err = cli("train", "--config", "/dev/zero")
+    assert (code, err) == (1, "energan: error: config file /dev/zero is larger than 4 MB: not a config\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--seed", "99999999999999999999"), "config.seed: 99999999999999999999 is outside the valid range [0, 4611686018427387904]"),
+        (("--set", "beta1=1.0"), "config.beta1: 1.0 is outside the valid range [0.0, 1.0)"),
+        (("--name", "a\nb"), "run name 'a\\nb' must be a single directory name inside runs_dir"),
+    ],
+    ids=["seed-beyond-int64", "beta1-one", "newline-in-name"],
+)
+def test_bad_settings_are_one_line_errors(cli, quick_config, args: tuple[str, ...], message: str) -> None:
+    code, _, err = cli("train", "--config", quick_config(steps=2), *args)
+    assert code == 1 and err.startswith(f"energan: error: {message}") and err.count("\n") == 1
+
+
+def test_a_component_that_is_not_a_table_is_replaced_by_its_flag(cli, tmp_path: Path, quick_config) -> None:
+    config = quick_config(steps=2)
+    config.write_text("energy = 5\n" + config.read_text().replace('[energy]\nname = "autoencoder"\nsize = 32\n', ""))
+    code, _, err = cli("train", "--config", config)
+    assert (code, err) == (1, "energan: error: config: [energy] must be a table, got 5\n")
+    assert cli("train", "--config", config, "--energy", "autoencoder", "--name", "switched")[0] == 0
+
+
+def test_sampling_more_than_memory_holds_is_refused(cli, quick_config, tmp_path: Path) -> None:
+    assert cli("train", "--config", quick_config(steps=2), "--name", "run")[0] == 0
+    code, _, err = cli("sample", tmp_path / "runs" / "run", "-n", "2000000000000", "-o", tmp_path / "s.png")
+    assert code == 1 and err.startswith("energan: error: -n 2000000000000: about ") and "GiB of memory available; at most " in err

@@ -171,7 +171,7 @@ RANGED = [
     (cls, f)
     for cls in (TrainSettings, AutoEncoderParams, MarginParams, PullAwayParams, Example)
     for f in dataclasses.fields(cls)
-    if f.metadata.get("low") is not None or f.metadata.get("high") is not None
+    if any(f.metadata.get(bound) is not None for bound in ("low", "high", "below"))
 ]
 
 
@@ -191,7 +191,9 @@ def valid_number(draw):
         hi = int(high) if high is not None else 10**12
         value = draw(st.integers(min_value=lo, max_value=hi))
     else:
-        value = draw(st.floats(min_value=low, max_value=high if high is not None else 1e300, allow_nan=False, allow_infinity=False))
+        exclusive = field.metadata["below"]
+        top = exclusive if exclusive is not None else high if high is not None else 1e300
+        value = draw(st.floats(min_value=low, max_value=top, exclude_max=exclusive is not None, allow_nan=False, allow_infinity=False))
     return cls, field.name, value
 
 
@@ -210,14 +212,16 @@ def test_valid_numbers_in_range_are_accepted_from_their_string_form(case) -> Non
 def out_of_range_number(draw):
     cls, field = draw(st.sampled_from(RANGED))
     kind = cls.__annotations__[field.name]
-    low, high = field.metadata["low"], field.metadata["high"]
-    below = low is not None and (high is None or draw(st.booleans()))
+    low, high, exclusive = field.metadata["low"], field.metadata["high"], field.metadata["below"]
+    below = low is not None and ((high is None and exclusive is None) or draw(st.booleans()))
     if "int" in str(kind):
         value = draw(st.integers(max_value=int(low) - 1) if below else st.integers(min_value=int(high) + 1))
     else:
         strategy = (
             st.floats(max_value=low, allow_nan=False, allow_infinity=False).filter(lambda v: v < low)
             if below
+            else st.floats(min_value=exclusive, allow_nan=False, allow_infinity=False)
+            if exclusive is not None
             else st.floats(min_value=high, allow_nan=False, allow_infinity=False).filter(lambda v: v > high)
         )
         value = draw(strategy)

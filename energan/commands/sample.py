@@ -31,6 +31,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+BYTES_PER_VALUE = 16  # a float32 image value, its generator activations and the written copy, roughly
+
+
+def check_fits_in_memory(n: int, shape: tuple[int, ...]) -> None:
+    """-n samples of ``shape`` must fit in this machine's available memory."""
+    import math
+    import os
+
+    from energan.errors import ConfigError
+
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    per_sample = math.prod(shape) * BYTES_PER_VALUE
+    if n * per_sample > available:
+        raise ConfigError(
+            f"-n {n}: about {n * per_sample / 2**30:.0f} GiB of samples, more than the {available / 2**30:.1f} GiB of memory "
+            f"available; at most {available // per_sample} at once here"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from energan.errors import ConfigError
     from energan.images import save_grid
@@ -45,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.interpolate is not None and (args.interpolate < 2 or suffix != ".png"):
         raise ConfigError(f"--interpolate {args.interpolate}: needs at least 2 steps and a .png output")
     loaded = open_run(args.run_dir, args.loaded_plugins, args.checkpoint)
+    check_fits_in_memory(args.n, loaded.data.shape)
     seed = loaded.config.settings.seed + SAMPLE_SEED_OFFSET if args.seed is None else args.seed
     if args.interpolate is not None:
         save_grid(loaded.model.latent_walk(8, args.interpolate, seed), args.output, columns=args.interpolate)

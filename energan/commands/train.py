@@ -49,7 +49,8 @@ def _switch_components(raw: dict, args: argparse.Namespace) -> dict:
     """``--energy X`` etc.: a component that differs from the config file's drops its parameters."""
     chosen = {"energy": args.energy, "loss": args.loss, "generator": args.generator, "data": args.data}
     for table, name in chosen.items():
-        if name is not None and raw.get(table, {}).get("name") != name:
+        current = raw.get(table, {})
+        if name is not None and not (isinstance(current, dict) and current.get("name") == name):
             raw[table] = {"name": name}
     return raw
 
