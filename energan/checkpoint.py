@@ -100,4 +100,28 @@ def load_checkpoint(path: Path) -> Checkpoint:
     missing += [f"model.{key}" for key in MODEL_KEYS if not missing and key not in state["model"]]
     if missing:
         raise CheckpointError(f"checkpoint {path} is not an energan checkpoint (missing {', '.join(missing)})")
-    return Checkpoint(state["step"], state.get("best"), DataInfo.from_dict(state["data"]), state["model"], state["training"])
+    wrong = _wrong_type(state)
+    if wrong:
+        raise CheckpointError(f"checkpoint {path} is corrupt ({wrong})")
+    try:
+        data = DataInfo.from_dict(state["data"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} is corrupt (its data record: {error!r})") from None
+    return Checkpoint(state["step"], state.get("best"), data, state["model"], state["training"])
+
+
+def _wrong_type(state: dict[str, Any]) -> str | None:
+    """What in a checkpoint with the right keys has the wrong type, or None."""
+    step, best = state["step"], state.get("best")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"step {step!r} is not a step number"
+    if best is not None and (not isinstance(best, int | float) or isinstance(best, bool)):
+        return f"best {best!r} is not a number"
+    for key in ("data", "training"):
+        if not isinstance(state[key], dict):
+            return f"{key} is a {type(state[key]).__name__}, not a record"
+    for key in MODEL_KEYS:
+        weights = state["model"][key]
+        if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+            return f"model.{key} is not a set of tensors"
+    return None

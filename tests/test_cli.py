@@ -274,3 +274,24 @@ def test_sampling_more_than_memory_holds_is_refused(cli, quick_config, tmp_path:
     assert cli("train", "--config", quick_config(steps=2), "--name", "run")[0] == 0
     code, _, err = cli("sample", tmp_path / "runs" / "run", "-n", "2000000000000", "-o", tmp_path / "s.png")
     assert code == 1 and err.startswith("energan: error: -n 2000000000000: about ") and "GiB of memory available; at most " in err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"step": "abc"}, "step 'abc' is not a step number"),
+        ({"best": "high"}, "best 'high' is not a number"),
+        ({"training": [1, 2]}, "training is a list, not a record"),
+        ({"model": {"generator": {"w": 3}, "energy": {}}}, "model.generator is not a set of tensors"),
+        ({"data": {"key": "digits"}}, "its data record"),
+    ],
+    ids=["step", "best", "training", "weights", "data"],
+)
+def test_a_checkpoint_with_the_right_keys_and_wrong_types_is_one_line(
+    cli, quick_config, tmp_path: Path, change: dict, message: str
+) -> None:
+    assert cli("train", "--config", quick_config(steps=4), "--name", "typed")[0] == 0
+    path = tmp_path / "runs" / "typed" / "checkpoints" / "last.pt"
+    torch.save({**torch.load(path, weights_only=True), **change}, path)
+    code, _, err = cli("sample", tmp_path / "runs" / "typed", "-o", tmp_path / "s.png")
+    assert code == 1 and err.startswith(f"energan: error: checkpoint {path} is corrupt (") and message in err and err.count("\n") == 1
