@@ -3,7 +3,6 @@ of several overlaid (one colour per run). Matplotlib is imported only when a fig
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any, NamedTuple
 from energan.atomic import write_atomic
 from energan.config import read_toml
 from energan.default_plugins.jsonl import FILENAME as METRICS
+from energan.default_plugins.jsonl import read_records
 from energan.errors import CheckpointError, ConfigError
 from energan.heldout import KEYS as HELDOUT_KEYS
 
@@ -58,13 +58,7 @@ class Panel:
 def read_series(path: Path) -> dict[str, dict[str, Series]]:
     """Every number of a ``metrics.jsonl`` as a series over steps, by kind then key (in file order)."""
     points: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line:
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise CheckpointError(f"{path} line {number} is not JSON (a write cut short?)") from None
+    for record in read_records(path):
         by_key = points.setdefault(record["kind"], {})
         for key, value in record.items():
             if key in RECORD_FIELDS or isinstance(value, bool) or not isinstance(value, int | float):

@@ -133,6 +133,19 @@ def test_read_series_holds_every_number_of_metrics_jsonl(runs) -> None:
                 assert list(zip(*series[kind][key], strict=True)) == points, (name, kind, key)
 
 
+def test_odd_lines_are_dropped_with_a_warning_and_the_rest_is_read(runs, tmp_path: Path) -> None:
+    """A torn tail, bytes that are not UTF-8, JSON that is not a record: each named, none fatal."""
+    directory, _ = runs
+    odd = tmp_path / "metrics.jsonl"
+    whole = (directory / "seed0" / "metrics.jsonl").read_bytes()
+    odd.write_bytes(whole + b'[1, 2]\n{"kind": "eval"}\n\xff\xfe\n{"step": 9, "ti')
+    first = whole.count(b"\n") + 1
+    with pytest.warns(UserWarning) as caught:
+        series = read_series(odd)
+    assert [f"line {first + i} is not a whole metrics record" in str(w.message) for i, w in enumerate(caught)] == [True] * 4
+    assert series == read_series(directory / "seed0" / "metrics.jsonl")
+
+
 def lines(figure: Any) -> dict[str, Any]:
     return {line.get_gid(): line for axis in figure.axes for line in axis.get_lines() if line.get_gid()}
 

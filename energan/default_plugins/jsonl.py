@@ -19,28 +19,29 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         stream.write(json.dumps(record) + "\n")
 
 
-def _step(line: str) -> float | None:
-    """The step of a whole record; None for a torn or foreign line."""
+def _record(line: str) -> dict[str, Any] | None:
+    """The record on a line, or None for a torn, garbled or foreign one."""
     try:
-        step = json.loads(line).get("step")
-    except (ValueError, AttributeError):
+        record = json.loads(line)
+    except ValueError:
         return None
-    return step if isinstance(step, int | float) and not isinstance(step, bool) else None
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        return None
+    step = record.get("step")
+    return record if isinstance(step, int | float) and not isinstance(step, bool) else None
 
 
-def _records_up_to(path: Path, last_step: int) -> list[str]:
-    """The file's whole records up to ``last_step``; a line cut by a kill or a full disk during an
-    append (or any line that is not a record) is dropped with a warning that names it."""
-    kept = []
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The whole records of a ``metrics.jsonl``, in file order. A line that is not one (cut by a
+    kill or a full disk during an append, garbled, not UTF-8) is dropped with a warning naming it."""
+    records = []
     for number, line in enumerate(path.read_bytes().decode("utf-8", errors="replace").splitlines(), start=1):
-        step = _step(line)
-        if step is None:
-            if line.strip():
-                warnings.warn(f"{path}: line {number} is not a whole metrics record ({line[:40]!r}); dropped", stacklevel=2)
-            continue
-        if step <= last_step:
-            kept.append(line)
-    return kept
+        record = _record(line)
+        if record is not None:
+            records.append(record)
+        elif line.strip():
+            warnings.warn(f"{path}: line {number} is not a whole metrics record ({line[:40]!r}); dropped", stacklevel=2)
+    return records
 
 
 @hookimpl
@@ -48,7 +49,7 @@ def on_train_start(run: Any) -> None:
     """On resume, drop the lines past the checkpoint (and torn ones) so the log matches the weights."""
     path = run.directory / FILENAME
     if path.exists():
-        text = "".join(line + "\n" for line in _records_up_to(path, run.start_step))
+        text = "".join(json.dumps(record) + "\n" for record in read_records(path) if record["step"] <= run.start_step)
         write_atomic(path, lambda stream: stream.write(text.encode()))  # a kill here loses no line
 
 
