@@ -23,6 +23,7 @@ import pluggy
 
 from energan import hookspecs
 from energan.errors import EnerganError, PluginError, RegistrationError
+from energan.params import closest
 from energan.registry import Registry
 
 ENTRY_POINT_GROUP = "energan"
@@ -126,7 +127,7 @@ class Plugins:
 
                 try:
                     impl.function(register=register)
-                except Exception as error:  # a broken plugin must not take the host down
+                except (Exception, SystemExit) as error:  # a broken plugin must not take the host down
                     self._skip(impl.plugin_name, f"its {hook_name} hook raised {type(error).__name__}: {error}", error)
                     continue
                 for args, kwargs in staged:
@@ -148,7 +149,7 @@ class Plugins:
                 continue
             try:
                 impl.function(**{name: kwargs[name] for name in impl.argnames})
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # sys.exit in an observer would end the run silently
                 if self._strict or (hook_name == "on_train_start" and isinstance(error, EnerganError)):
                     raise
                 self._failed_observers.add(impl.plugin_name)
@@ -221,7 +222,7 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
             continue
         try:
             plugin = load()
-        except Exception as error:  # ImportError, SyntaxError, anything the plugin raises at import
+        except (Exception, SystemExit) as error:  # ImportError, SyntaxError, sys.exit: anything the plugin does at import
             plugins._skip(name, f"import failed with {type(error).__name__}: {error}", error)
             continue
         if manager.is_registered(plugin):
@@ -230,7 +231,21 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
             manager.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as error:
             plugins._skip(name, f"it does not match the hook specifications: {error}", error)
+            continue
+        _warn_unknown_hooks(manager, plugin, name, strict)
     return plugins
+
+
+def _warn_unknown_hooks(manager: pluggy.PluginManager, plugin: Any, name: str, strict: bool) -> None:
+    """A hook implementation with no energan hook of its name (a typo) would never be called: say so."""
+    known = [hook for hook in dir(hookspecs) if hook.startswith(("register_", "on_"))]
+    for caller in manager.get_hookcallers(plugin) or ():
+        if caller.has_spec():
+            continue
+        message = f"plugin {name!r} implements {caller.name!r}, which is no energan hook{closest(caller.name, known)}; it is never called"
+        if strict:
+            raise PluginError(message)
+        warnings.warn(message, PluginWarning, stacklevel=3)
 
 
 def _shadowing(ep: importlib.metadata.EntryPoint, strict: bool) -> None:

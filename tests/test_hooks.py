@@ -242,3 +242,27 @@ def test_an_entry_point_naming_the_builtin_itself_is_quiet(monkeypatch: pytest.M
         warnings.simplefilter("error")
         plugins = load_plugins(strict=True)
     assert {info.name for info in plugins.info()} >= set(DEFAULT_PLUGINS)
+
+
+BAD_PLUGINS = {
+    "typo.py": "from energan import hookimpl\n\n@hookimpl\ndef on_tran_start(run):\n    pass\n",
+    "exit_at_import.py": "import sys\n\nsys.exit(0)\n",
+    "exit_in_observer.py": "import sys\n\nfrom energan import hookimpl\n\n@hookimpl\ndef on_log(run, step, logs):\n    sys.exit(0)\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("plugin", "warning"),
+    [
+        ("typo.py", r"implements 'on_tran_start', which is no energan hook \(did you mean 'on_train_start'\?\); it is never called"),
+        ("exit_at_import.py", r"was skipped: import failed with SystemExit: 0"),
+        ("exit_in_observer.py", r"raised in on_log \(SystemExit: 0\); it is disabled, training goes on"),
+    ],
+    ids=["misspelled-hook", "sys-exit-at-import", "sys-exit-in-an-observer"],
+)
+def test_a_plugin_that_misbehaves_is_reported_and_the_run_finishes(cli, quick_config, tmp_path: Path, plugin: str, warning: str) -> None:
+    path = tmp_path / plugin
+    path.write_text(BAD_PLUGINS[plugin])
+    with pytest.warns(PluginWarning, match=warning):
+        code, out, err = cli("-p", path, "train", "--config", quick_config(steps=4), "--name", "run")
+    assert code == 0 and out.startswith("finished:"), err
