@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from energan.checkpoint import load_checkpoint
+from energan.cli import main
 from energan.default_plugins.autoencoder import AutoEncoderParams
 
 
@@ -295,3 +296,11 @@ def test_a_checkpoint_with_the_right_keys_and_wrong_types_is_one_line(
     torch.save({**torch.load(path, weights_only=True), **change}, path)
     code, _, err = cli("sample", tmp_path / "runs" / "typed", "-o", tmp_path / "s.png")
     assert code == 1 and err.startswith(f"energan: error: checkpoint {path} is corrupt (") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_report_thresholds_must_be_finite(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "some-sweep", "--threshold", value])
+    assert exit_info.value.code == 2
+    assert f"argument --threshold: {value} is not a finite number" in capsys.readouterr().err

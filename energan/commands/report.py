@@ -10,6 +10,19 @@ SUCCESS_FRACTION = 0.95  # --points: a point succeeds with IS ≥ this share of 
 MIN_CLASS_SHARE = 0.05  # ... and every class holding at least this share of the samples
 
 
+def finite(text: str) -> float:
+    """A finite number for argparse (``--threshold nan`` or ``inf`` would make every share 0 or 100 %)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
 def _pair(text: str) -> tuple[str, str]:
     rows, sep, columns = text.partition(",")
     if not sep or not rows or not columns:
@@ -28,7 +41,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
     parser.add_argument("--runs-dir", default="runs", help="where the default storage lives")
     parser.add_argument("--output", type=Path, help="output directory (default <runs-dir>/sweeps/<STUDY>/report)")
-    parser.add_argument("--threshold", type=float, help="IS threshold for the share column (default 80%% of the real images' IS)")
+    parser.add_argument("--threshold", type=finite, help="IS threshold for the share column (default 80%% of the real images' IS)")
     parser.add_argument(
         "--heatmap",
         action="append",
