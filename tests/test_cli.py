@@ -301,6 +301,6 @@ def test_a_checkpoint_with_the_right_keys_and_wrong_types_is_one_line(
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_report_thresholds_must_be_finite(capsys: pytest.CaptureFixture[str], value: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["report", "some-sweep", "--threshold", value])
+        main(["report", "some-sweep", f"--threshold={value}"])
     assert exit_info.value.code == 2
     assert f"argument --threshold: {value} is not a finite number" in capsys.readouterr().err
