@@ -52,7 +52,9 @@ class PlainEnergy(nn.Module):
     def forward(self, x: Tensor) -> EnergyOutput:
         energy = self.body(x)
         if energy.shape != (x.shape[0],):
-            raise ValueError(f"energy {type(self.body).__name__} returned shape {tuple(energy.shape)}; expected [{x.shape[0]}]")
+            raise ConfigError(
+                f"energy {type(self.body).__name__} returned shape {tuple(energy.shape)}; expected [{x.shape[0]}], one energy per sample"
+            )
         return EnergyOutput(energy=energy)
 
 

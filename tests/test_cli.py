@@ -304,3 +304,12 @@ def test_report_thresholds_must_be_finite(capsys: pytest.CaptureFixture[str], va
         main(["report", "some-sweep", f"--threshold={value}"])
     assert exit_info.value.code == 2
     assert f"argument --threshold: {value} is not a finite number" in capsys.readouterr().err
+
+
+def test_a_plugin_energy_of_the_wrong_shape_is_a_one_line_error(cli, quick_config, tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "norm_energy.py"
+    plugin = tmp_path / "wrong_shape.py"
+    plugin.write_text(example.read_text().replace("self.f(x).square().sum(dim=1)", "self.f(x).square()"))
+    code, _, err = cli("-p", plugin, "train", "--config", quick_config(steps=2), "--energy", "norm", "--name", "wrong")
+    assert (code, err) == (1, "energan: error: energy NormEnergy returned shape (16, 32); expected [16], one energy per sample\n")
+    assert not (tmp_path / "runs" / "wrong").exists()
