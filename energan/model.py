@@ -6,7 +6,9 @@ pickle; the training state (energan.state) wraps a model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -95,14 +97,28 @@ def pick_device(name: str, local_rank: int | None = None) -> torch.device:
     return torch.device("cuda", local_rank) if name == "cuda" and local_rank is not None else torch.device(name)
 
 
+@contextlib.contextmanager
+def _allocating(kind: str, choice: Any) -> Iterator[None]:
+    """A network too large for the device's memory is a one-line error that names its settings."""
+    try:
+        yield
+    except (torch.OutOfMemoryError, RuntimeError) as error:
+        if not isinstance(error, torch.OutOfMemoryError) and "allocate" not in str(error):
+            raise
+        settings = ", ".join(f"{key}={value}" for key, value in choice.params.items())
+        raise ConfigError(f"{kind} {choice.name!r} ({settings}) does not fit in memory: {str(error).splitlines()[0][:160]}") from None
+
+
 def build_model(config: TrainConfig, registries: Any, shape: tuple[int, int, int], device: torch.device) -> Model:
     """The networks of a resolved config for images of ``shape``, on ``device`` (weights as
     initialised under the global torch seed; a checkpoint's weights are loaded afterwards)."""
-    generator = registries.generators.get(config.generator.name).build(config.component_params("generator"), shape=shape)
+    with _allocating("generator", config.generator):
+        generator = registries.generators.get(config.generator.name).build(config.component_params("generator"), shape=shape)
+        generator = generator.to(device)
     if not isinstance(getattr(generator, "latent_dim", None), int):
         raise ConfigError(f"generator {config.generator.name!r} has no int attribute latent_dim")
-    energy = as_energy(registries.energies.get(config.energy.name).build(config.component_params("energy"), shape=shape))
-    generator, energy = generator.to(device), energy.to(device)
+    with _allocating("energy", config.energy):
+        energy = as_energy(registries.energies.get(config.energy.name).build(config.component_params("energy"), shape=shape)).to(device)
     ema = None
     if config.settings.ema:
         from timm.utils import ModelEmaV3

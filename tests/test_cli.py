@@ -313,3 +313,10 @@ def test_a_plugin_energy_of_the_wrong_shape_is_a_one_line_error(cli, quick_confi
     code, _, err = cli("-p", plugin, "train", "--config", quick_config(steps=2), "--energy", "norm", "--name", "wrong")
     assert (code, err) == (1, "energan: error: energy NormEnergy returned shape (16, 32); expected [16], one energy per sample\n")
     assert not (tmp_path / "runs" / "wrong").exists()
+
+
+def test_a_network_too_large_for_memory_is_a_one_line_error(cli, quick_config, tmp_path: Path) -> None:
+    code, _, err = cli("train", "--config", quick_config(steps=2), "--name", "huge", "--set", "energy.size=10000000000")
+    assert code == 1 and err.startswith("energan: error: energy 'autoencoder' (") and "size=10000000000" in err
+    assert "does not fit in memory" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs" / "huge").exists()
