@@ -27,7 +27,9 @@ from rich.markdown import Markdown
 
 from energan.config import TrainSettings
 from energan.default_plugins.autoencoder import AutoEncoderParams
-from energan.sweep.families import FAMILIES
+from energan.sweep.families import load_family
+
+FAMILIES = ("ebgan", "ebgan-pt", "gan")  # shipped configs (sweep families): each run takes their energy, loss and regularizers
 
 
 def family_arguments(config: dict) -> dict[str, list[str]]:
@@ -37,8 +39,9 @@ def family_arguments(config: dict) -> dict[str, list[str]]:
     energy = config.get("energy", {})
     same_size = [f"--set=energy.{key}={energy.get(key, getattr(AutoEncoderParams(), key))}" for key in ("n_layers", "size")]
     flags = {}
-    for family, tables in FAMILIES.items():
-        regularizers = [item for name in (tables["reg"] or ["none"]) for item in ("--reg", name)]
+    for family in FAMILIES:
+        tables = load_family(family).config
+        regularizers = [item for name in (tables.get("reg") or ["none"]) for item in ("--reg", name)]
         flags[family] = ["--energy", tables["energy"]["name"], "--loss", tables["loss"]["name"], *regularizers]
         if tables["energy"]["name"] != energy.get("name"):
             flags[family] += same_size
