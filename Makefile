@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: train test bench lint clean
+.PHONY: train test bench lint clean fuzz
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs bench-results .pytest_cache .benchmarks
+
+fuzz: $(STAMP)  # the CLI fuzz tests (tests/test_fuzz.py) with 40 times the examples of make test's profile
+	ENERGAN_FUZZ_EXAMPLES=600 $(BIN)/python -m pytest tests/test_fuzz.py -p no:warnings

@@ -94,9 +94,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
         unsafe = isinstance(error, pickle.UnpicklingError) and "unsupported global" in str(error).lower()
         why = "it asks to run code, which energan never does" if unsafe else "truncated or garbled"
         raise CheckpointError(f"checkpoint {path} is corrupt or not an energan checkpoint ({why})") from None
-    if isinstance(state, dict) and "format" in state and state["format"] != FORMAT:
-        raise CheckpointError(f"checkpoint {path} has format {state['format']}; this energan reads format {FORMAT} only")
+    if isinstance(state, dict) and "format" in state and not (type(state["format"]) is int and state["format"] == FORMAT):
+        raise CheckpointError(f"checkpoint {path} has format {state['format']!r:.40}; this energan reads format {FORMAT} only")
     missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]
+    if not missing and not isinstance(state["model"], dict):
+        raise CheckpointError(f"checkpoint {path} is corrupt (model is a {type(state['model']).__name__}, not a record)")
     missing += [f"model.{key}" for key in MODEL_KEYS if not missing and key not in state["model"]]
     if missing:
         raise CheckpointError(f"checkpoint {path} is not an energan checkpoint (missing {', '.join(missing)})")
