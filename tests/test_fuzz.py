@@ -25,7 +25,8 @@ from energan.cli import main
 from energan.config import TrainSettings
 
 EXAMPLES = int(os.environ.get("ENERGAN_FUZZ_EXAMPLES", "15"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+LONG = "ENERGAN_FUZZ_EXAMPLES" in os.environ  # make fuzz: fresh random examples; make test: the same ones on every run
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 SETTINGS = [field.name for field in dataclasses.fields(TrainSettings) if field.name not in ("runs_dir", "name", "steps", "device")]
 COMPONENT_KEYS = [
