@@ -2,9 +2,9 @@
 
     python benchmarks/fault_injection.py [--trials N] [--seed S] [--workdir DIR] [--scenario NAME]
 
-Five scenarios, each repeated over N trials at moments drawn from a seeded RNG: kill -9 (at a
-random step, or while a checkpoint is being written) then resume; SIGINT then resume (with
-dropout and a metric evaluated at the stop); two resumes of one run at once; a full disk (a small
+Six scenarios, each repeated over N trials at moments drawn from a seeded RNG: kill -9 (at a
+random step, or while a checkpoint is being written) then resume; SIGINT, and SIGTERM (exit 143),
+then resume (with dropout and a metric evaluated at the stop); two resumes of one run at once; a full disk (a small
 tmpfs: needs root, else skipped); a torn last.pt. Every resumed run must end with the weights,
 EMA, optimizer states and RNG streams of an uninterrupted reference run, bit for bit, and a
 metrics.jsonl with every step once. Prints a markdown table, writes DIR/results.json, and exits
@@ -271,21 +271,28 @@ def wait_for_partial_write(process: Process, run: Path) -> bool:
     return False
 
 
-def stop_with_sigint(session: Session, rng: random.Random, name: str, extra: tuple[str, ...], latest: int) -> int:
-    """Start a run, SIGINT it at a random moment after a random step up to ``latest``; the step it stopped at."""
+EXIT_CODES = {signal.SIGINT: 0, signal.SIGTERM: 128 + signal.SIGTERM}  # a stop that saved: Ctrl-C 0, SIGTERM 143
+
+
+def stop_with_signal(
+    session: Session, rng: random.Random, name: str, extra: tuple[str, ...], latest: int, stop: signal.Signals = signal.SIGINT
+) -> int:
+    """Start a run, send ``stop`` at a random moment after a random step up to ``latest``; the step it stopped at."""
     run = session.runs / name
     process = session.energan.start(f"{name}-train", *session.new_run(name, extra))
     wait_for_step(process, run, rng.randint(4, latest))
     time.sleep(rng.uniform(0, JITTER_S))
-    process.popen.send_signal(signal.SIGINT)
+    process.popen.send_signal(stop)
     stopped = process.finish()
     match = re.match(r"stopped: .* at step (\d+)$", stopped.out.strip())
-    if stopped.code != 0 or match is None:
-        raise TrialFailure(f"SIGINT: exit {stopped.code}, expected 0 and 'stopped: … at step N': {stopped.last_line()}")
+    if stopped.code != EXIT_CODES[stop] or match is None:
+        raise TrialFailure(
+            f"{stop.name}: exit {stopped.code}, expected {EXIT_CODES[stop]} and 'stopped: … at step N': {stopped.last_line()}"
+        )
     step = int(match.group(1))
-    saved = load_or_fail(run, "after SIGINT")
+    saved = load_or_fail(run, f"after {stop.name}")
     if saved.step != step:
-        raise TrialFailure(f"SIGINT: stopped at step {step} but last.pt holds step {saved.step}")
+        raise TrialFailure(f"{stop.name}: stopped at step {step} but last.pt holds step {saved.step}")
     return step
 
 
@@ -397,12 +404,12 @@ def kill_and_resume(session: Session, rng: random.Random, trial: int) -> str:
     return f"killed after step {step} {moment}{'' if caught or not during_write else ' (no write caught)'}; resumed from step {saved.step}"
 
 
-def interrupt_and_resume(session: Session, rng: random.Random, trial: int) -> str:
-    """SIGINT at a random moment of a run with dropout and an Inception Score at the stop, then resume."""
+def interrupt_and_resume(session: Session, rng: random.Random, trial: int, stop: signal.Signals = signal.SIGINT) -> str:
+    """SIGINT (or SIGTERM) at a random moment of a run with dropout and an Inception Score at the stop, then resume."""
     reference = session.reference(EVALUATED)
-    name = f"sigint-{trial}"
+    name = f"{stop.name.lower()}-{trial}"
     run = session.runs / name
-    step = stop_with_sigint(session, rng, name, EVALUATED, STEPS - 10)
+    step = stop_with_signal(session, rng, name, EVALUATED, STEPS - 10, stop)
     check_finished(session.resume(f"{name}-resume", run))
     check_resumed_run(run, reference)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -414,12 +421,17 @@ def interrupt_and_resume(session: Session, rng: random.Random, trial: int) -> st
     return f"stopped at step {step} with inception_score {at_stop[0]['inception_score']:.4f}; resumed"
 
 
+def terminate_and_resume(session: Session, rng: random.Random, trial: int) -> str:
+    """SIGTERM, as a scheduler sends before it preempts a job: exit 143, then the same as SIGINT."""
+    return interrupt_and_resume(session, rng, trial, signal.SIGTERM)
+
+
 def concurrent_resumes(session: Session, rng: random.Random, trial: int) -> str:
     """Two resumes of one stopped run at once: one refused in one line, the other finishes."""
     reference = session.reference(PLAIN)
     name = f"concurrent-{trial}"
     run = session.runs / name
-    step = stop_with_sigint(session, rng, name, PLAIN, STEPS // 2)  # leave the winner work to do while the other starts
+    step = stop_with_signal(session, rng, name, PLAIN, STEPS // 2)  # leave the winner work to do while the other starts
     both = [session.energan.start(f"{name}-resume-{which}", "train", "--resume", run, *CPU) for which in "ab"]
     results = finish_all(both)
     refused = [result for result in results if result.code != 0]
@@ -488,7 +500,7 @@ def torn_last_checkpoint(session: Session, rng: random.Random, trial: int) -> st
     reference = session.reference(PLAIN)
     name = f"torn-{trial}"
     run = session.runs / name
-    step = stop_with_sigint(session, rng, name, PLAIN, STEPS - 10)
+    step = stop_with_signal(session, rng, name, PLAIN, STEPS - 10)
     last = run / "checkpoints" / "last.pt"
     size = last.stat().st_size
     kept = rng.randrange(size)
@@ -513,6 +525,7 @@ class Scenario:
 SCENARIOS = (
     Scenario("kill-9", kill_and_resume),
     Scenario("sigint", interrupt_and_resume),
+    Scenario("sigterm", terminate_and_resume),
     Scenario("concurrent-resume", concurrent_resumes),
     Scenario("full-disk", full_disk, can_mount),
     Scenario("torn-last-pt", torn_last_checkpoint),
