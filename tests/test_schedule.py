@@ -55,3 +55,16 @@ def test_a_resume_with_a_new_rate_continues_the_decay_from_it(cli, quick_config,
     groups = load_checkpoint(runs / "run").training["optimizer_g"]["param_groups"]
     # 8 steps, decay from index 4: the last step (index 7) runs at (8 − 7) / (8 − 4) = 1/4 of the new 4e-3
     assert groups[0]["lr"] == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_a_resume_with_lr_g_zero_leaves_the_generator_unchanged(cli, quick_config, tmp_path: Path) -> None:
+    """The issue's case: --resume --set lr_g=0 under lr_decay_start = 0.5 freezes the generator."""
+    config = quick_config(steps=4)
+    runs = tmp_path / "runs"
+    assert cli("train", "--config", config, "--name", "run", "--set", "lr_decay_start=0.5", "--set", "ema=false")[0] == 0
+    before = load_checkpoint(runs / "run").model["generator"]
+    assert cli("train", "--resume", runs / "run", "--steps", "8", "--set", "lr_g=0")[0] == 0
+    after = load_checkpoint(runs / "run").model["generator"]
+    for key, value in before.items():
+        if value.is_floating_point() and "running" not in key:  # batch-norm's statistics follow the batches
+            torch.testing.assert_close(after[key], value, atol=0, rtol=0, msg=key)
