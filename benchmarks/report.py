@@ -23,6 +23,10 @@ PAIRED = {  # kind → the reference it was paired with
     "trainer-step-cuda-bf16": "fp32 (CUDA)",
     "trainer-step-cuda-compiled": "eager (CUDA)",
 }
+FLOORS = {  # kind → what the step's floor is
+    "step-floor": "make train's model (ebgan-pt.toml)",
+    "step-floor-conv": "the conv path (ebgan-pt-dcgan.toml)",
+}
 BASELINE = "reference"
 MIB = 2**20
 
@@ -34,7 +38,7 @@ def load_cases(path: Path) -> Cases:
     cases: Cases = defaultdict(lambda: defaultdict(dict))
     for bench in json.loads(path.read_text())["benchmarks"]:
         info = bench["extra_info"]
-        if info.get("kind") in PAIRED:
+        if info.get("kind") in PAIRED or info.get("kind") in FLOORS:
             continue
         cases[info["device"], info["dtype"]][info["n"], info["d"]][info["impl"]] = (
             bench["stats"]["median"],
@@ -100,11 +104,31 @@ def trainer_step_table(path: Path) -> list[str]:
     return [*lines, ""]
 
 
+def floor_table(path: Path) -> list[str]:
+    """Each step against its floor (the same matrix products replayed alone): the step-to-floor ratio."""
+    benches = [bench for bench in json.loads(path.read_text())["benchmarks"] if bench["extra_info"].get("kind") in FLOORS]
+    if not benches:
+        return []
+    lines = [
+        "# Trainer step against its matrix-product floor",
+        "",
+        "| model | step median ms | matrix products alone ms | paired rounds | step-to-floor ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for bench in benches:
+        info = bench["extra_info"]
+        median, floor = bench["stats"]["median"], info["reference_median"]
+        lines.append(
+            f"| {FLOORS[info['kind']]} | {median * 1e3:.3f} | {floor * 1e3:.3f} | {bench['stats']['rounds']} | {median / floor:.2f} |"
+        )
+    return [*lines, ""]
+
+
 def render(path: Path) -> str:
     lines = ["# Pull-away forward + backward", ""]
     for (device, dtype), shapes in sorted(load_cases(path).items()):
         lines += table(device, dtype, shapes)
-    return "\n".join(lines + trainer_step_table(path))
+    return "\n".join(lines + trainer_step_table(path) + floor_table(path))
 
 
 def main(argv: list[str]) -> int:
@@ -112,6 +136,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m benchmarks.report IN.json OUT.md", file=sys.stderr)
         return 2
     Path(argv[1]).write_text(render(Path(argv[0])))
+    print("\n".join(trainer_step_table(Path(argv[0])) + floor_table(Path(argv[0]))))
     return 0
 
 

@@ -106,25 +106,28 @@ class SweepSpec:
 
     def config(self, point: dict[str, KnobValue], runs_dir: str, name: str) -> TrainConfig:
         """The training config of one point: the family's config, the sweep's data and objective, the
-        grid's fixed settings, the sweep's overrides and settings, then the knob values."""
+        sweep's defaults (no evaluation before the end, one checkpoint), the grid's fixed settings,
+        the sweep's --set overrides, its identity settings, then the knob values.
+
+        A grid's [set] or a --set may turn evaluations on (``eval_every = 3000``, for curves of
+        the score over training); the steps, seed, names and objective are the sweep's own.
+        """
         raw = copy.deepcopy(self.family.config)
         data, metrics = raw.get("data"), raw.get("metrics")
         raw["data"] = data if isinstance(data, dict) and data.get("name") == self.data else {"name": self.data}
         raw["metrics"] = {self.objective: metrics.get(self.objective, {}) if isinstance(metrics, dict) else {}}
+        defaults = ["eval_every=0", f"checkpoint_every={self.steps}", "keep_checkpoints=0"]
         fixed = [item for key, value in self.grid.fixed.items() for item in knob_overrides(key, value)]
-        settings = [
+        identity = [
             f"steps={self.steps}",
             f"seed={self.seed}",
             f"data_dir={self.data_dir}",
             f"runs_dir={runs_dir}",
             f"name={name}",
             f"objective={self.objective}",
-            "eval_every=0",
-            f"checkpoint_every={self.steps}",
-            "keep_checkpoints=0",
         ]
         knobs = [item for knob, value in point.items() for item in knob_overrides(knob, value)]
-        return TrainConfig.from_dict(apply_overrides(raw, [*fixed, *self.overrides, *settings, *knobs]))
+        return TrainConfig.from_dict(apply_overrides(raw, [*defaults, *fixed, *self.overrides, *identity, *knobs]))
 
 
 def validate(spec: SweepSpec, registries: Any) -> None:

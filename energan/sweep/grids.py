@@ -103,6 +103,16 @@ NAMED_GRIDS: dict[str, Grid] = {
 }
 
 
+SWEEP_OWNED = {  # settings a grid's [set] cannot fix: the sweep's command line owns them
+    "steps": "--steps",
+    "seed": "--seed or a seed knob",
+    "data_dir": "--data-dir",
+    "runs_dir": "--runs-dir",
+    "name": "the sweep, which names each point",
+    "objective": "--objective",
+}
+
+
 def load_grid(name_or_path: str) -> Grid:
     """A named grid, or a TOML grid file."""
     if name_or_path in NAMED_GRIDS:
@@ -130,6 +140,9 @@ def grid_from_dict(name: str, raw: Mapping[str, Any], origin: str) -> Grid:
     fixed = raw.get("set", {})
     if not isinstance(fixed, Mapping) or not all(isinstance(v, KnobValue) for v in fixed.values()):
         raise ConfigError(f"grid {origin}: [set] must map config keys to single values")
+    owned = sorted(set(fixed) & set(SWEEP_OWNED))
+    if owned:
+        raise ConfigError(f"grid {origin}: [set] {owned[0]} is the sweep's setting; set it with {SWEEP_OWNED[owned[0]]}")
     if not knobs and not family_knobs:
         raise ConfigError(f"grid {origin}: no knobs; add a [knobs] table, e.g. nLayerG = [2, 3]")
     return Grid(name, knobs, family_knobs, dict(fixed))
