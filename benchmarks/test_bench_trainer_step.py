@@ -77,7 +77,7 @@ def hand_written_step(config: str = DEFAULT, device: str = "cpu", **settings: ob
     counts = [(a, c) for a, c in zip(average.state_dict().values(), generator.state_dict().values()) if not a.is_floating_point()]
 
     def shift(x: torch.Tensor) -> torch.Tensor:
-        return translate(x, torch.randint(-reach, reach + 1, (len(x), 2), device=device), reach)
+        return translate(x, torch.randint(-reach, reach + 1, (len(x), 2), device=device))
 
     def step() -> None:
         real = images[torch.randint(len(images), (batch,))].to(device)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
-from einops import repeat
+from einops import rearrange
 from torch import Tensor
 
 from energan.distributed import World
@@ -21,15 +20,19 @@ from energan.errors import ConfigError
 Augmentation = Callable[[Tensor], Tensor]
 
 
-def translate(images: Tensor, shifts: Tensor, reach: int) -> Tensor:
-    """Each image [B, C, H, W] moved by its own integer (dy, dx) from ``shifts`` [B, 2], |shift| ≤ reach;
-    the border pixels fill what moves in (the background, for digits). Differentiable in ``images``."""
+def translate(images: Tensor, shifts: Tensor) -> Tensor:
+    """Each image [B, C, H, W] moved by its own integer (dy, dx) from ``shifts`` [B, 2]; the border
+    pixels fill what moves in (the background, for digits). Differentiable in ``images``.
+
+    Output pixel (y, x) reads pixel (clamp(y − dy), clamp(x − dx)): one gather over the flattened
+    pixels, the same as shifting a replicate-padded image and cropping it.
+    """
     _, channels, height, width = images.shape
-    padded = F.pad(images, (reach, reach, reach, reach), mode="replicate")
-    rows = torch.arange(height, device=images.device) + reach - shifts[:, :1]  # output row y reads row y − dy
-    moved = padded.gather(2, repeat(rows, "b h -> b c h w", c=channels, w=width + 2 * reach))
-    columns = torch.arange(width, device=images.device) + reach - shifts[:, 1:]
-    return moved.gather(3, repeat(columns, "b w -> b c h w", c=channels, h=height))
+    rows = (torch.arange(height, device=images.device) - shifts[:, :1]).clamp(0, height - 1)
+    columns = (torch.arange(width, device=images.device) - shifts[:, 1:]).clamp(0, width - 1)
+    sources = rearrange(rows[:, :, None] * width + columns[:, None, :], "b h w -> b 1 (h w)")
+    moved = rearrange(images, "b c h w -> b c (h w)").gather(2, sources.expand(-1, channels, -1))
+    return rearrange(moved, "b c (h w) -> b c h w", h=height)
 
 
 class Translation:
@@ -42,7 +45,7 @@ class Translation:
     def __call__(self, images: Tensor) -> Tensor:
         size = images.shape[0] * self.world.size
         shifts = torch.randint(-self.reach, self.reach + 1, (size, 2), generator=self.rng, device=self.rng.device)
-        return translate(images, self.world.shard(shifts).to(images.device), self.reach)
+        return translate(images, self.world.shard(shifts).to(images.device))
 
 
 def translation_reach(side: int, share: float) -> int:

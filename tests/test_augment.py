@@ -16,7 +16,7 @@ IMAGE = torch.arange(1.0, 17.0).reshape(1, 1, 4, 4)  # rows [1 2 3 4], [5 6 7 8]
 
 
 def test_a_shift_down_and_left_repeats_the_border_by_hand() -> None:
-    moved = translate(IMAGE, torch.tensor([[1, -2]]), reach=2)
+    moved = translate(IMAGE, torch.tensor([[1, -2]]))
     # down by 1: row y reads row y − 1 (row 0 repeats itself); left by 2: column x reads column x + 2
     expected = torch.tensor([[3.0, 4, 4, 4], [3, 4, 4, 4], [7, 8, 8, 8], [11, 12, 12, 12]])
     assert torch.equal(moved[0, 0], expected)
@@ -24,7 +24,7 @@ def test_a_shift_down_and_left_repeats_the_border_by_hand() -> None:
 
 def test_each_image_takes_its_own_shift_and_zero_is_the_identity() -> None:
     images = torch.cat([IMAGE, IMAGE + 100]).repeat(1, 3, 1, 1)  # two images, three channels
-    moved = translate(images, torch.tensor([[0, 0], [-1, 1]]), reach=1)
+    moved = translate(images, torch.tensor([[0, 0], [-1, 1]]))
     assert torch.equal(moved[0], images[0])
     up_right = torch.tensor([[105.0, 105, 106, 107], [109, 109, 110, 111], [113, 113, 114, 115], [113, 113, 114, 115]])
     assert all(torch.equal(moved[1, c], up_right) for c in range(3))
@@ -33,7 +33,7 @@ def test_each_image_takes_its_own_shift_and_zero_is_the_identity() -> None:
 def test_translate_gradients_in_float64() -> None:
     images = torch.randn(3, 2, 5, 5, dtype=torch.float64, requires_grad=True)
     shifts = torch.tensor([[2, -1], [0, 2], [-2, 0]])
-    assert torch.autograd.gradcheck(lambda x: translate(x, shifts, reach=2), (images,))
+    assert torch.autograd.gradcheck(lambda x: translate(x, shifts), (images,))
 
 
 def test_shifts_cover_the_reach_and_nothing_beyond() -> None:
