@@ -74,7 +74,9 @@ def hand_written_step(config: str = DEFAULT, device: str = "cpu", **settings: ob
     device = next(generator.parameters()).device
     averaged = [value for value in average.state_dict().values() if value.is_floating_point()]
     current = [value for value in generator.state_dict().values() if value.is_floating_point()]
-    counts = [(a, c) for a, c in zip(average.state_dict().values(), generator.state_dict().values()) if not a.is_floating_point()]
+    counts = [
+        (a, c) for a, c in zip(average.state_dict().values(), generator.state_dict().values(), strict=True) if not a.is_floating_point()
+    ]
 
     def shift(x: torch.Tensor) -> torch.Tensor:
         return translate(x, torch.randint(-reach, reach + 1, (len(x), 2), device=device))

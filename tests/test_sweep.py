@@ -64,13 +64,18 @@ def test_a_grid_or_set_can_turn_evaluations_on_but_not_rename_the_point(tmp_path
     its own settings (steps, name) are not a grid's to fix."""
     registries = load_plugins().registries
     path = tmp_path / "curves.toml"
-    path.write_text('[knobs]\nseed = [0, 1]\n\n[set]\neval_every = 300\n')
+    path.write_text("[knobs]\nseed = [0, 1]\n\n[set]\neval_every = 300\n")
     spec = SweepSpec(load_grid(str(path)), load_family("ebgan"), steps=900)
     config = resolve(spec.config({"seed": 1}, "r", "p0001"), registries)
-    assert (config.settings.eval_every, config.settings.checkpoint_every, config.settings.steps, config.settings.name) == (300, 900, 900, "p0001")
+    assert (config.settings.eval_every, config.settings.checkpoint_every, config.settings.steps, config.settings.name) == (
+        300,
+        900,
+        900,
+        "p0001",
+    )
     overridden = SweepSpec(load_grid(str(path)), load_family("ebgan"), steps=900, overrides=("eval_every=450",))
     assert resolve(overridden.config({"seed": 1}, "r", "p"), registries).settings.eval_every == 450
-    path.write_text('[knobs]\nseed = [0, 1]\n\n[set]\nsteps = 7\n')
+    path.write_text("[knobs]\nseed = [0, 1]\n\n[set]\nsteps = 7\n")
     with pytest.raises(ConfigError, match=r"^grid .*curves.toml: \[set\] steps is the sweep's setting; set it with --steps$"):
         load_grid(str(path))
 

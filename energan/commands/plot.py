@@ -21,6 +21,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="KEY",
         help="draw these logged values instead, one panel each, e.g. --keys loss_d inception_score (after the runs)",
     )
+    parser.add_argument(
+        "--correlate",
+        nargs=2,
+        metavar=("TRAIN_KEY", "EVAL_KEY"),
+        help="also print Spearman's rank correlation of a training value (its mean since the previous evaluation) "
+        "with an evaluated one, per run and pooled, e.g. --correlate m_global inception_score",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -38,4 +45,17 @@ def run(args: argparse.Namespace) -> int:
     panels = keyed_panels(runs, args.keys) if args.keys else default_panels(runs)
     save_figure(draw(runs, panels), args.output)
     print(f"wrote {args.output}: {', '.join(run.name for run in runs)}")
+    if args.correlate:
+        print_correlation(runs, *args.correlate)
     return 0
+
+
+def print_correlation(runs: list, train_key: str, eval_key: str) -> None:
+    """Each run's and the pooled Spearman ρ of ``train_key`` against ``eval_key``."""
+    from energan.tracking import pooled_rho, tracking
+
+    tracked = [tracking(run, train_key, eval_key) for run in runs]
+    for run in tracked:
+        print(f"{run.run}: Spearman ρ({train_key}, {eval_key}) = {run.rho:+.2f} over {len(run.steps)} evaluations")
+    if len(tracked) > 1:
+        print(f"pooled: Spearman ρ = {pooled_rho(tracked):+.2f} over {sum(len(run.steps) for run in tracked)} evaluations")
