@@ -67,7 +67,7 @@ class Registry(Generic[T]):
         if name in self._components:
             other = self._components[name].plugin
             raise PluginError(f"{self.kind} {name!r} is registered by two plugins: {other!r} and {plugin!r}")
-        summary = description or (factory.__doc__ or "").strip().split("\n")[0]
+        summary = description or " ".join((factory.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
         self._components[name] = Component(self.kind, name, factory, params, summary, plugin)
 
     def _check_params(self, name: str, params: Any, plugin: str) -> None:

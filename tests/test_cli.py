@@ -64,6 +64,16 @@ def test_plugins_without_all_hides_builtins(cli) -> None:
     assert code == 0 and "autoencoder" in out and "pullaway" in out
 
 
+def test_plugins_all_prints_square_brackets_and_whole_first_paragraphs(cli, monkeypatch) -> None:
+    """Descriptions are text, not rich markup ([m − D(G(z))]⁺ survives), and a first sentence that
+    wraps in its docstring is not cut at the line end."""
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = cli("plugins", "--all")
+    assert code == 0
+    assert "f_D = D(x) + [m − D(G(z))]⁺, f_G = D(G(z))." in out
+    assert "with the real test images' score, the classes present and the protocol (N, splits, classifier accuracy)." in out
+
+
 def test_unknown_plugin_name_lists_valid_choices(cli, quick_config) -> None:
     code, _, err = cli("train", "--config", quick_config(), "--energy", "autoencodr")
     line = one_line_error(err)

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(listing, indent=2, default=str))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     for column in ("name", "distribution", "version", "hooks"):
         table.add_column(column)
     for info in listing["plugins"]:
-        table.add_row(info["name"], info["distribution"] or "-", info["version"] or "-", ", ".join(info["hooks"]))
+        table.add_row(*map(escape, (info["name"], info["distribution"] or "-", info["version"] or "-", ", ".join(info["hooks"]))))
     console.print(table)
     for kind, rows in listing["components"].items():
         if not rows:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(column)
         for row in rows:
             params = "\n".join(_describe(param) for param in row["params"]) or "-"
-            table.add_row(row["name"], row["plugin"], row["description"], params)
+            table.add_row(*map(escape, (row["name"], row["plugin"], row["description"], params)))  # text, not markup: [m − D(G(z))]⁺
         console.print(table)
     return 0
 

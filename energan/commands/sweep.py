@@ -7,6 +7,8 @@ import os
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
+    from energan.sweep.grids import NAMED_GRIDS
+
     parser = commands.add_parser(
         "sweep",
         help="run a grid of trainings (the paper's MNIST grids) on an Optuna storage",
@@ -17,7 +19,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "A stopped or killed sweep continues where it was when the command is run again."
         ),
     )
-    parser.add_argument("--grid", default="paper-mnist", help="paper-mnist, paper-mnist-32 or a TOML grid file")
+    parser.add_argument("--grid", default="paper-mnist", help=f"{', '.join(NAMED_GRIDS)} or a TOML grid file (docs/sweep.md)")
     parser.add_argument(
         "--family",
         action="append",
