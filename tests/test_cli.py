@@ -74,6 +74,14 @@ def test_plugins_all_prints_square_brackets_and_whole_first_paragraphs(cli, monk
     assert "with the real test images' score, the classes present and the protocol (N, splits, classifier accuracy)." in out
 
 
+def test_plugins_all_lists_the_training_settings(cli) -> None:
+    code, out, _ = cli("plugins", "--all", "--json")
+    settings = {param["name"]: param for param in json.loads(out)["settings"]}
+    assert code == 0 and {"steps", "batch_size", "lr_d", "warmup_steps", "augment", "ema_decay"} <= settings.keys()
+    assert settings["augment"]["choices"] == ["auto", "translation", "none"] and settings["batch_size"]["default"] == 64
+    assert "settings" not in json.loads(cli("plugins", "--json")[1])  # third-party plugins only: no settings
+
+
 def test_unknown_plugin_name_lists_valid_choices(cli, quick_config) -> None:
     code, _, err = cli("train", "--config", quick_config(), "--energy", "autoencodr")
     line = one_line_error(err)

@@ -19,7 +19,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def collect(plugins: Plugins, include_builtins: bool) -> dict[str, Any]:
-    """Plugins (name, distribution, version, hooks) and each one's components with parameters."""
+    """Plugins (name, distribution, version, hooks) and each one's components with parameters; with
+    the built-ins, the training settings too (top-level keys of a config, ``--set steps=500``)."""
+    from energan.config import TrainSettings
+
     shown = [info for info in plugins.info() if include_builtins or info.distribution != "energan"]
     names = {info.name for info in shown}
     components: dict[str, list[dict[str, Any]]] = {}
@@ -35,7 +38,10 @@ def collect(plugins: Plugins, include_builtins: bool) -> dict[str, Any]:
             for component in registry
             if component.plugin in names
         ]
-    return {"plugins": [dataclasses.asdict(info) for info in shown], "components": components}
+    listing = {"plugins": [dataclasses.asdict(info) for info in shown], "components": components}
+    if include_builtins:
+        listing["settings"] = describe_params(TrainSettings)
+    return listing
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             params = "\n".join(_describe(param) for param in row["params"]) or "-"
             table.add_row(*map(escape, (row["name"], row["plugin"], row["description"], params)))  # text, not markup: [m − D(G(z))]⁺
+        console.print(table)
+    if listing.get("settings"):
+        table = Table(title="training settings (top-level keys of a config; --set KEY=VALUE)")
+        table.add_column("setting: type = default  description")
+        for param in listing["settings"]:
+            table.add_row(escape(_describe(param)))
         console.print(table)
     return 0
 
