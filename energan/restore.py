@@ -15,6 +15,7 @@ from energan.errors import CheckpointError
 from energan.model import build_model, pick_device
 from energan.plugins import Plugins
 from energan.run import Run
+from energan.status import RunStatus
 
 
 def open_run(run_dir: Path, plugins: Plugins, checkpoint: str = "last") -> Run:
@@ -37,5 +38,5 @@ def open_run(run_dir: Path, plugins: Plugins, checkpoint: str = "last") -> Run:
         model=model,
         start_step=saved.step,
         step=saved.step,
-        status="loaded",
+        status=RunStatus.LOADED,
     )

@@ -13,14 +13,14 @@ from energan.config import TrainConfig
 from energan.data import DataSource
 from energan.model import Model
 from energan.scoring import Objective
+from energan.status import RunStatus
 
 SAMPLE_SEED_OFFSET = 2
 
 
 @dataclasses.dataclass
 class Run:
-    """A training run. ``status``: running, finished, stopped, interrupted, diverged or failed
-    while training; ``evaluating`` when ``energan evaluate`` scores a saved model."""
+    """A training run, or a saved one opened again; ``status`` says which (:class:`RunStatus`)."""
 
     name: str
     directory: Path
@@ -29,7 +29,7 @@ class Run:
     model: Model
     start_step: int
     step: int = 0
-    status: str = "running"
+    status: RunStatus = RunStatus.RUNNING
     stop_requested: bool = False
     stop_signal: int | None = None  # the signal that asked the run to stop (SIGINT, SIGTERM), if one did
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the latest evaluation's values

@@ -31,6 +31,7 @@ from energan.resume import check_resume_changes, load_resumable, restore_trainin
 from energan.run import Run
 from energan.scoring import Objective, build_metrics, check_requirements, evaluate, objective
 from energan.state import TrainingState
+from energan.status import RunStatus
 from energan.step import StepOutput, TrainStep
 
 
@@ -118,13 +119,13 @@ def _train(
         with _stop_on_signals(run):
             _loop(run, state, scoring, notify, world)
     except DivergenceError:
-        run.status = "diverged"
+        run.status = RunStatus.DIVERGED
         raise
     except KeyboardInterrupt:
-        run.status = "interrupted"
+        run.status = RunStatus.INTERRUPTED
         raise
     except BaseException:
-        run.status = "failed"
+        run.status = RunStatus.FAILED
         raise
     finally:
         notify("on_train_end", run=run)
@@ -276,7 +277,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, worl
             if not final and agreed_stop(log_step=False):  # asked during this evaluation or checkpoint
                 evaluate_and_checkpoint(out, final=True)
                 stopping = True
-        run.status = "stopped" if stopping and run.step < settings.steps else "finished"
+        run.status = RunStatus.STOPPED if stopping and run.step < settings.steps else RunStatus.FINISHED
 
 
 def _check_healthy(healthy: torch.Tensor, run: Run, since: int, out: StepOutput, world: World) -> None:

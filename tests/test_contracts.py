@@ -20,6 +20,7 @@ from energan.errors import ConfigError
 from energan.heldout import KEYS as HELDOUT_KEYS
 from energan.plugins import PluginWarning, load_plugins
 from energan.scoring import build_metrics, evaluate, objective
+from energan.status import RunStatus
 from energan.sweep.results import load_results, summarize
 from energan.sweep.study import open_storage
 from energan.trainer import train
@@ -160,7 +161,7 @@ def test_an_observer_that_raises_is_disabled_and_training_goes_on(tmp_path: Path
     plugins = load_plugins([str(path)])
     with pytest.warns(PluginWarning, match=f"observer plugin '{path}' raised in on_log \\(RuntimeError: observer bug\\); it is disabled"):
         run = train(quick(tmp_path, quick_config, 8), plugins=plugins)
-    assert run.status == "finished" and run.step == 8
+    assert run.status is RunStatus.FINISHED and run.status == "finished" and run.step == 8  # an enum that is its string
     assert sys.modules[path.stem].calls == [2]  # called once, then never again
     kinds = [json.loads(line)["kind"] for line in (run.directory / "metrics.jsonl").read_text().splitlines()]
     assert kinds == ["train"] * 4 + ["eval"]  # the other observers kept logging

@@ -48,12 +48,13 @@ def run(args: argparse.Namespace) -> int:
 
     from energan.restore import open_run
     from energan.scoring import build_metrics, evaluate
+    from energan.status import RunStatus
 
     plugins = args.loaded_plugins
     loaded = open_run(args.run_dir, plugins, args.checkpoint)
     chosen = _chosen_metrics(args, loaded.config.metrics)
     metrics = build_metrics(chosen, plugins.registries)
-    loaded.status = "evaluating"
+    loaded.status = RunStatus.EVALUATING
     loaded.metrics = evaluate(metrics, loaded.sample, loaded.data, final=True)
     plugins.notify("on_evaluate", run=loaded, step=loaded.step, metrics=loaded.metrics)  # metrics.jsonl, ...
     table = Table(title=f"{loaded.name} at step {loaded.step} ({args.checkpoint})")

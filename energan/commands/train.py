@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from energan.config import TrainConfig, apply_overrides, read_run_config, read_toml
     from energan.distributed import world_from_environment
     from energan.errors import ConfigError
+    from energan.status import RunStatus
     from energan.trainer import train
 
     if args.resume:
@@ -95,4 +96,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.status}: {result.directory} at step {result.step}")
     if result.stop_signal == signal.SIGTERM:  # saved and stopped; the scheduler sees the usual 128 + 15
         return 128 + signal.SIGTERM
-    return 0 if result.status in ("finished", "stopped") else 1
+    return 0 if result.status in (RunStatus.FINISHED, RunStatus.STOPPED) else 1

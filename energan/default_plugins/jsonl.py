@@ -10,6 +10,7 @@ from typing import Any
 
 from energan.atomic import write_atomic
 from energan.hookspecs import hookimpl
+from energan.status import RunStatus
 
 FILENAME = "metrics.jsonl"
 
@@ -61,5 +62,5 @@ def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
     """``kind`` is ``eval`` during training, ``evaluate`` for ``energan evaluate`` on a saved model."""
-    kind = "evaluate" if run.status == "evaluating" else "eval"
+    kind = "evaluate" if run.status == RunStatus.EVALUATING else "eval"
     _append(run.directory / FILENAME, {"step": step, "time": time.time(), "kind": kind, **metrics})

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from energan.errors import EnerganError
+from energan.status import RunStatus
 from energan.sweep.families import SweepSpec
 from energan.sweep.study import (
     ERROR_ATTR,
@@ -112,7 +113,7 @@ class PointObjective:
         directory = attempt_directory(self.job, self.spec, point, trial.number)
         trial.set_user_attr("run_dir", str(directory))
         run = train(self.spec.config(values, str(directory.parent), directory.name), plugins=self.plugins)
-        if run.status != "finished":
+        if run.status != RunStatus.FINISHED:
             raise PointInterrupted(f"point {point} stopped at step {run.step}")
         key = run.objective.key if run.objective is not None else self.spec.objective
         if key not in run.metrics:
