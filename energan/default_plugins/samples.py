@@ -1,4 +1,4 @@
-"""Observer: samples from a fixed z at every evaluation, ``<run>/samples/step-N.png``.
+"""Observer: samples from a fixed z at every evaluation, ``<run>/samples/step-NNNNNNN.png`` (the step, zero-padded).
 
 Images become an 8-wide grid; 2-D point data (shape [2, 1, 1], e.g. ring8, grid25) becomes a
 scatter plot over the data, with the modes marked where the dataset declares them.
