@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import torch
 from energan.checkpoint import load_checkpoint
 from energan.cli import main
 from energan.default_plugins.autoencoder import AutoEncoderParams
+from energan.plugins import load_plugins
 
 
 def one_line_error(err: str) -> str:
@@ -338,3 +340,28 @@ def test_a_network_too_large_for_memory_is_a_one_line_error(cli, quick_config, t
     assert code == 1 and err.startswith("energan: error: energy 'autoencoder' (") and "size=10000000000" in err
     assert "does not fit in memory" in err and err.count("\n") == 1
     assert not (tmp_path / "runs" / "huge").exists()
+
+
+def test_train_has_a_flag_for_every_training_setting_generated_from_its_declaration() -> None:
+    from energan.cli import build_parser
+    from energan.commands.train import _flag_overrides
+    from energan.config import TrainSettings
+
+    parser = build_parser(load_plugins())
+    for field in dataclasses.fields(TrainSettings):  # --NAME VALUE, or --NAME for a switch
+        flag, switch = "--" + field.name.replace("_", "-"), isinstance(field.default, bool)
+        value = "true" if switch else str(field.default) or "x"
+        args = parser.parse_args(["train", flag] if switch else ["train", flag, value])
+        assert _flag_overrides(args) == [f"{field.name}={value}"]
+    args = parser.parse_args(["train", "--batch-size", "32", "--no-ema", "--lr-decay-start", "0.5", "--log", "tensorboard", "--steps", "9"])
+    assert sorted(_flag_overrides(args)) == ["batch_size=32", "ema=false", "log=tensorboard", "lr_decay_start=0.5", "steps=9"]
+
+
+def test_a_bad_setting_flag_gets_the_same_one_line_error_as_set(cli) -> None:
+    _, _, flag_err = cli("train", "--augment", "rotate", "--steps", "2")
+    _, _, set_err = cli("train", "--set", "augment=rotate", "--steps", "2")
+    assert (
+        one_line_error(flag_err)
+        == one_line_error(set_err)
+        == "energan: error: config.augment: 'rotate' is not one of auto, translation, none"
+    )

@@ -23,7 +23,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--generator", help="generator name (default mlp)")
     parser.add_argument("--data", help="dataset name (default mnist5k: 5 000 real MNIST digits, embedded)")
-    parser.add_argument("--data-dir", help="directory holding the dataset's files")
     parser.add_argument("--download", action="store_true", help="let the dataset fetch its files into --data-dir (mnist)")
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument(
@@ -34,15 +33,34 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2",
     )
-    parser.add_argument("--steps", type=int, help="generator steps")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
-    parser.add_argument("--name", help="run name: the directory under runs/")
-    parser.add_argument("--seed", type=int, help="seed of every random stream")
-    parser.add_argument(
-        "--log", action="append", metavar="NAME", help="enable an extra observer; repeatable: tensorboard (events in <run>/tensorboard/)"
-    )
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR where it stopped")
+    add_setting_flags(parser)
     parser.set_defaults(handler=run)
+
+
+SETTING_DEST = "setting_"  # argparse destination prefix of the flags generated from TrainSettings
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per training setting, generated from its declaration (``--batch-size 32``,
+    ``--no-ema``): the same help, choices and checks as ``--set batch_size=32``, to which each
+    flag is handed; ``--log`` is repeatable and joins its values with commas."""
+    from energan.config import TrainSettings
+    from energan.params import describe_params
+
+    group = parser.add_argument_group("training settings", "the top-level keys of a config; the same as --set KEY=VALUE")
+    for param in describe_params(TrainSettings):
+        name, default = param["name"], param["default"]
+        flag = "--" + name.replace("_", "-")
+        shown = f" (default {default!r})" if default not in ("", None) else ""
+        options: dict = {"dest": SETTING_DEST + name, "help": f"{param['help']}{shown}".replace("%", "%%")}
+        if param["type"] == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        elif name == "log":
+            options.update(action="append", metavar="NAME")
+        else:
+            options["metavar"] = "{" + ",".join(param["choices"]) + "}" if param["choices"] else param["type"].upper()
+        group.add_argument(flag, **options)
 
 
 def _switch_components(raw: dict, args: argparse.Namespace) -> dict:
@@ -56,15 +74,16 @@ def _switch_components(raw: dict, args: argparse.Namespace) -> dict:
 
 
 def _flag_overrides(args: argparse.Namespace) -> list[str]:
-    pairs = {
-        "data_dir": args.data_dir,
-        "steps": args.steps,
-        "device": args.device,
-        "name": args.name,
-        "seed": args.seed,
-        "log": ",".join(args.log) if args.log else None,
-    }
-    flags = [f"{key}={value}" for key, value in pairs.items() if value is not None]
+    """The setting flags given, as ``--set`` overrides."""
+    flags = []
+    for dest, value in vars(args).items():
+        if not dest.startswith(SETTING_DEST) or value is None:
+            continue
+        if isinstance(value, list):  # --log, repeatable
+            value = ",".join(value)
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        flags.append(f"{dest.removeprefix(SETTING_DEST)}={value}")
     return [*flags, "data.download=true"] if args.download else flags
 
 
