@@ -26,6 +26,7 @@ import tomli_w
 
 from energan.atomic import write_atomic
 from energan.errors import ConfigError
+from energan.options import DEVICES
 from energan.params import applying_dict, build_params, closest, param, params_dict
 
 COMPONENT_TABLES = {"energy": "energies", "loss": "losses", "generator": "generators", "data": "datasets"}
@@ -73,7 +74,7 @@ class TrainSettings:
     )
     ema: bool = param(True, "sample from an exponential moving average of the generator (timm ModelEmaV3)")
     ema_decay: float = param(0.999, "EMA decay", low=0.0, high=1.0)
-    device: str = param("auto", "auto (cuda if available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    device: str = param("auto", "auto (cuda if available), cpu or cuda", choices=DEVICES)
     amp: str = param(
         "none",
         "mixed precision of the networks' forward passes: bf16 (CUDA or CPU), fp16 (CUDA, gradient scaler)",

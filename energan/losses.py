@@ -13,6 +13,7 @@ from torch import Tensor
 
 from energan.components import Loss, SeparableLoss, UpdateContext
 from energan.errors import ConfigError
+from energan.options import LOGISTIC_GENERATOR_LOSSES
 
 
 class MarginLoss(SeparableLoss):
@@ -49,7 +50,7 @@ class LogisticLoss(SeparableLoss):
     −softplus(−s) (minimise log(1 − D(G(z)))), where D = σ(−s) is the probability of "real".
     """
 
-    VARIANTS = ("non-saturating", "saturating")
+    VARIANTS = LOGISTIC_GENERATOR_LOSSES
 
     def __init__(self, generator_loss: str) -> None:
         if generator_loss not in self.VARIANTS:

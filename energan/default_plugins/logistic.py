@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from energan.hookspecs import Register, hookimpl
+from energan.options import LOGISTIC_GENERATOR_LOSSES
 from energan.params import param
 
 
 @dataclass(frozen=True)
 class LogisticParams:
-    generator_loss: str = param("non-saturating", "generator objective f", choices=("non-saturating", "saturating"))
+    generator_loss: str = param("non-saturating", "generator objective f", choices=LOGISTIC_GENERATOR_LOSSES)
 
 
 def build_logistic(params: LogisticParams) -> Any:

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from energan.hookspecs import Register, hookimpl
+from energan.options import PULLAWAY_IMPLEMENTATIONS
 from energan.params import param
 
-IMPLEMENTATIONS = ("auto", "fused", "triton", "reference")
 SCOPES = ("global", "local")
 
 
 @dataclass(frozen=True)
 class PullAwayParams:
     weight: float = param(0.1, "weight of f_PT in the generator loss (the paper's 0.1)", low=0.0)
-    impl: str = param("auto", "kernel: auto (triton on CUDA, else fused), fused, triton or reference", choices=IMPLEMENTATIONS)
+    impl: str = param("auto", "kernel: auto (triton on CUDA, else fused), fused, triton or reference", choices=PULLAWAY_IMPLEMENTATIONS)
     eps: float = param(1e-8, "smoothing: rows are divided by sqrt(|s|² + eps²), so zero rows stay zero", low=1e-30)
     scope: str = param(
         "global",

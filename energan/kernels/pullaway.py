@@ -22,8 +22,9 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from energan.kernels.common import accumulation_dtype, flatten_codes
+from energan.options import PULLAWAY_IMPLEMENTATIONS
 
-IMPLEMENTATIONS = ("auto", "fused", "triton", "reference")
+IMPLEMENTATIONS = PULLAWAY_IMPLEMENTATIONS
 MIN_TRITON = "3.4"  # triton.knobs (the interpreter switch) and tl.dot's input_precision
 
 
