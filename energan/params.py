@@ -5,8 +5,8 @@ turns raw values (TOML values or ``--set`` strings) into a validated instance wi
 :func:`build_params`, and lists them with :func:`describe_params`.
 
 A parameter may apply to some choices only (``param(3, "...", applies={"body": ("mlp",)})``):
-a value given for it under another choice is an error (unless it is the default, which changes
-nothing), and :func:`applying_dict` leaves it out of the saved configuration.
+a value given for it under another choice is an error (even its default: it would mean nothing),
+and :func:`applying_dict` leaves it out of the saved configuration.
 """
 
 from __future__ import annotations

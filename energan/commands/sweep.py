@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
+    from energan.sweep.families import SweepSpec
     from energan.sweep.grids import NAMED_GRIDS
+
+    spec = {field.name: field.default for field in dataclasses.fields(SweepSpec)}  # one place for the defaults
 
     parser = commands.add_parser(
         "sweep",
@@ -27,10 +31,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="a shipped config by name (ebgan, ebgan-pt, gan, began, magan, celeba64, ...: docs/family.md) or a .toml "
         "config file; every point starts from it and the reports name it; repeatable",
     )
-    parser.add_argument("--data", default="mnist5k", help="dataset name (mnist5k, embedded; digits, mnist, ...)")
-    parser.add_argument("--data-dir", default="", help="directory holding the dataset's files")
-    parser.add_argument("--steps", type=int, default=1000, help="generator steps per point (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every point (default 0)")
+    parser.add_argument("--data", default=spec["data"], help=f"dataset name (default {spec['data']}, embedded; digits, mnist, ...)")
+    parser.add_argument("--data-dir", default=spec["data_dir"], help="directory holding the dataset's files")
+    parser.add_argument("--steps", type=int, default=spec["steps"], help=f"generator steps per point (default {spec['steps']})")
+    parser.add_argument("--seed", type=int, default=spec["seed"], help=f"seed of every point (default {spec['seed']})")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -41,8 +45,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--objective",
-        default="inception_score",
-        help="metric each point is scored by (default inception_score); its direction decides the best point",
+        default=spec["objective"],
+        help=f"metric each point is scored by (default {spec['objective']}); its direction decides the best point",
     )
     parser.add_argument("--study", help="sweep name in the storage (default <grid>-<data>-<steps>)")
     parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
