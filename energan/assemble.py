@@ -23,8 +23,7 @@ from energan.model import Model, build_model, pick_device
 from energan.plugins import Plugins
 from energan.precision import Precision
 from energan.state import TrainingState
-
-AUGMENT_SEED_OFFSET = 3  # the latents use seed + 1, the sample grids seed + 2
+from energan.streams import Stream, stream_seed
 
 
 def load_data(config: TrainConfig, plugins: Plugins) -> ImageData:
@@ -104,7 +103,7 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
     world.local_batch(settings.batch_size)
     device = pick_device(settings.device, world.local_rank if world.distributed else None)
     precision = Precision(settings.amp, device)
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(stream_seed(settings.seed, Stream.WEIGHTS))
     registries = plugins.registries
     data = load_data(config, plugins)
     model = build_model(config, registries, data.shape, device)
@@ -129,8 +128,8 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
         regularizers=regularizers,
         optimizer_g=make_optimizer(model.generator, config, settings.optimizer_g, settings.lr_g),
         optimizer_d=make_optimizer(model.energy, config, settings.optimizer_d, settings.lr_d),
-        latent_rng=torch.Generator(device).manual_seed(settings.seed + 1),
-        augment_rng=torch.Generator(device).manual_seed(settings.seed + AUGMENT_SEED_OFFSET),
+        latent_rng=torch.Generator(device).manual_seed(stream_seed(settings.seed, Stream.LATENTS)),
+        augment_rng=torch.Generator(device).manual_seed(stream_seed(settings.seed, Stream.AUGMENT)),
         precision=precision,
     )
     return config, data, state

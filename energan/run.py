@@ -14,8 +14,7 @@ from energan.data import DataSource
 from energan.model import Model
 from energan.scoring import Objective
 from energan.status import RunStatus
-
-SAMPLE_SEED_OFFSET = 2
+from energan.streams import Stream, stream_seed
 
 
 @dataclasses.dataclass
@@ -58,4 +57,4 @@ class Run:
 
     def sample(self, n: int, seed: int | None = None) -> Tensor:
         """n images from the (EMA) generator; same seed → same z (default: the run's sample seed)."""
-        return self.model.sample(n, self.config.settings.seed + SAMPLE_SEED_OFFSET if seed is None else seed)
+        return self.model.sample(n, stream_seed(self.config.settings.seed, Stream.SAMPLES) if seed is None else seed)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from energan.errors import ConfigError
     from energan.images import save_grid
     from energan.restore import open_run
-    from energan.run import SAMPLE_SEED_OFFSET
+    from energan.streams import Stream, stream_seed
 
     suffix = args.output.suffix.lower()
     if suffix not in (".png", *RAW_FORMATS):
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--interpolate {args.interpolate}: needs at least 2 steps and a .png output")
     loaded = open_run(args.run_dir, args.loaded_plugins, args.checkpoint)
     check_fits_in_memory(args.n, loaded.data.shape)
-    seed = loaded.config.settings.seed + SAMPLE_SEED_OFFSET if args.seed is None else args.seed
+    seed = stream_seed(loaded.config.settings.seed, Stream.SAMPLES) if args.seed is None else args.seed
     if args.interpolate is not None:
         save_grid(loaded.model.latent_walk(8, args.interpolate, seed), args.output, columns=args.interpolate)
         print(f"wrote a latent walk (8 × {args.interpolate}) from {args.run_dir} (step {loaded.step}) to {args.output}")
