@@ -25,7 +25,7 @@ from typing import Any
 import tomli_w
 
 from energan.atomic import write_atomic
-from energan.errors import ConfigError
+from energan.errors import CheckpointError, ConfigError
 from energan.options import DEVICES
 from energan.params import applying_dict, build_params, closest, param, params_dict
 
@@ -190,8 +190,15 @@ def _not_table(key: str, name: str, value: Any) -> dict[str, Any]:
 BEFORE_SETTING = {"warmup_steps": 0, "augment": "none"}
 
 
-def read_run_config(path: Path) -> dict[str, Any]:
-    """A run's saved ``config.toml``, with the settings it predates at their earlier behaviour."""
+RUN_CONFIG = "config.toml"  # the resolved config a run directory holds; its presence makes a directory a run's
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The saved config of the run in ``run_dir``, with the settings it predates at their earlier
+    behaviour; a directory without one is not a run's (one-line error)."""
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory (no {RUN_CONFIG})")
     raw = read_toml(path)
     return {**BEFORE_SETTING, **raw} if raw else raw
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from energan.atomic import write_atomic
-from energan.config import read_toml
+from energan.config import RUN_CONFIG, read_toml
 from energan.default_plugins.jsonl import FILENAME as METRICS
 from energan.default_plugins.jsonl import read_records
 from energan.errors import CheckpointError, ConfigError
@@ -79,7 +79,7 @@ def read_run(directory: Path) -> RunCurves:
     series = read_series(path)
     if not any(series.values()):
         raise CheckpointError(f"{path} is empty: nothing logged yet")
-    config = read_toml(directory / "config.toml") if (directory / "config.toml").is_file() else {}
+    config = read_toml(directory / RUN_CONFIG) if (directory / RUN_CONFIG).is_file() else {}
     margin = config.get("loss", {}).get(MARGIN)
     fixed = float(margin) if isinstance(margin, int | float) else None
     return RunCurves(directory.absolute().name, series, fixed, tuple(config.get("metrics", {})))

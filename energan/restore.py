@@ -20,10 +20,9 @@ from energan.status import RunStatus
 
 def open_run(run_dir: Path, plugins: Plugins, checkpoint: str = "last") -> Run:
     """The run in ``run_dir`` with the model of ``checkpoint`` (last, best or a path)."""
-    if not (run_dir / "config.toml").exists():
-        raise CheckpointError(f"{run_dir} is not a run directory (no config.toml)")
+    raw = read_run_config(run_dir)
     saved = load_checkpoint(checkpoint_path(run_dir, checkpoint))
-    config = resolve(TrainConfig.from_dict(read_run_config(run_dir / "config.toml")), plugins.registries)
+    config = resolve(TrainConfig.from_dict(raw), plugins.registries)
     with torch.random.fork_rng(devices=[]):  # initial weights are overwritten: leave the caller's RNG alone
         model = build_model(config, plugins.registries, saved.data.shape, pick_device(config.settings.device))
     try:

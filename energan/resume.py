@@ -34,10 +34,7 @@ def _flat(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def check_resume_changes(run_dir: Path, config: TrainConfig, registries: Any) -> None:
     """A resume may change the schedule, logging and metrics; anything else (the nets, the loss,
     the batch, the seed, the optimizers' kind) would continue a different run: one-line error."""
-    path = run_dir / "config.toml"
-    if not path.exists():
-        raise CheckpointError(f"{run_dir} is not a run directory (no config.toml)")
-    before = _flat(resolve(TrainConfig.from_dict(read_run_config(path)), registries).to_dict())
+    before = _flat(resolve(TrainConfig.from_dict(read_run_config(run_dir)), registries).to_dict())
     after = _flat(config.to_dict())
     fixed = [
         key

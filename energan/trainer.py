@@ -20,7 +20,7 @@ import torch
 from energan.assemble import assemble
 from energan.checkpoint import Checkpoint, mark_best, remove_partial_writes, save_checkpoint
 from energan.components import Metric
-from energan.config import TrainConfig, resolve, save_config
+from energan.config import RUN_CONFIG, TrainConfig, resolve, save_config
 from energan.data import ImageData
 from energan.distributed import World, joined_world
 from energan.errors import CheckpointError, ConfigError, DivergenceError
@@ -113,7 +113,7 @@ def _train(
     run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=scoring.objective)
     notify = plugins.notify if world.is_main else _silent
     if world.is_main:
-        save_config(run_dir / "config.toml", config, {info.name: info.version for info in plugins.info()})
+        save_config(run_dir / RUN_CONFIG, config, {info.name: info.version for info in plugins.info()})
     notify("on_train_start", run=run)
     try:
         with _stop_on_signals(run):
@@ -180,7 +180,7 @@ def _run_dir(config: TrainConfig) -> Path:
 
 def _remove_if_unstarted(run_dir: Path) -> None:
     """A new run that failed before it logged or saved anything leaves no directory behind."""
-    if run_dir.is_dir() and {path.name for path in run_dir.iterdir()} <= {"config.toml", LOCK_FILE}:
+    if run_dir.is_dir() and {path.name for path in run_dir.iterdir()} <= {RUN_CONFIG, LOCK_FILE}:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

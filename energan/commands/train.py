@@ -99,9 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.metric, args.generator, args.data)):
             raise ConfigError("--resume continues a run with its saved config; only --steps, --device, --log and --set may change")
-        raw = read_run_config(args.resume / "config.toml") if args.resume.is_dir() else {}
-        if not raw:
-            raise ConfigError(f"--resume {args.resume}: not a run directory (no config.toml)")
+        raw = read_run_config(args.resume)
     else:
         raw = read_toml(args.config) if args.config else {}
     raw = apply_overrides(_switch_components(raw, args), _flag_overrides(args) + args.overrides)
