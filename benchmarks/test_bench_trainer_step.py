@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks.matmul_floor import record_matrix_products, replay
 from energan import load_plugins
 from energan.assemble import assemble
 from energan.augment import translate, translation_reach
@@ -34,6 +33,8 @@ from energan.kernels import pullaway
 from energan.state import TrainingState
 from energan.step import TrainStep
 from energan.sweep.families import load_family
+
+from .matmul_floor import record_matrix_products, replay
 
 WARMUP_STEPS = 20
 ROUNDS = 1000
