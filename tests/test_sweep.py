@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from energan.config import resolve
+from energan.config import TrainConfig, resolve
 from energan.errors import ConfigError
 from energan.plugins import load_plugins
 from energan.sweep.families import SweepSpec, load_family, validate
@@ -23,7 +23,8 @@ def test_paper_grids_have_the_papers_sizes() -> None:
     grid = NAMED_GRIDS["paper-mnist"]
     assert grid.size("ebgan") == 512 and grid.size("ebgan-pt") == 512
     assert grid.size("gan") == 6144
-    assert NAMED_GRIDS["paper-mnist-32"].size("gan") == 32
+    assert NAMED_GRIDS["paper-mnist-32"].size("gan") == 32 and NAMED_GRIDS["paper-mnist-32"].size("began") == 32
+    assert NAMED_GRIDS["paper-optim"].size("gan") == 12
     points = list(grid.points("ebgan"))
     assert len({tuple(p.items()) for p in points}) == 512
 
@@ -80,15 +81,20 @@ def test_a_grid_or_set_can_turn_evaluations_on_but_not_rename_the_point(tmp_path
         load_grid(str(path))
 
 
-@pytest.mark.parametrize("grid", ["paper-mnist", "paper-mnist-32"])
-def test_paper_grids_keep_the_papers_settings_whatever_the_defaults(grid: str) -> None:
+@pytest.mark.parametrize("grid", ["paper-mnist", "paper-mnist-32", "paper-optim"])
+@pytest.mark.parametrize("family", ["ebgan", "ebgan-pt", "gan", "began", "magan"])
+def test_paper_grids_change_only_the_papers_knobs(grid: str, family: str) -> None:
+    """A grid point is the family's shipped recipe with the knob values applied, nothing else."""
     plugins = load_plugins()
-    for family in ("ebgan", "ebgan-pt", "gan"):
-        spec = SweepSpec(NAMED_GRIDS[grid], load_family(family))
-        point = next(spec.grid.points(family))
-        config = resolve(spec.config(point, "r", "p0000"), plugins.registries)
-        assert config.settings.ema is False and config.settings.lr_d == point.get("lr", 1e-3)
-        assert config.regularizers == ({"pullaway": {**config.regularizers["pullaway"], "weight": 0.1}} if family == "ebgan-pt" else {})
+    spec = SweepSpec(NAMED_GRIDS[grid], load_family(family))
+    point = next(spec.grid.points(family))
+    config = resolve(spec.config(point, "r", "p0000"), plugins.registries)
+    shipped = resolve(TrainConfig.from_dict(spec.family.config), plugins.registries)
+    knob_keys = {item.split("=")[0] for knob, value in point.items() for item in knob_overrides(knob, value)}
+    for setting in ("lr_d", "lr_g", "optimizer_d", "optimizer_g", "ema", "warmup_steps", "augment", "augment_shift", "batch_size"):
+        if setting not in knob_keys:
+            assert getattr(config.settings, setting) == getattr(shipped.settings, setting), setting
+    assert (config.loss, config.regularizers) == (shipped.loss, shipped.regularizers)
 
 
 def test_seeds_grid_runs_the_defaults_on_ten_seeds() -> None:
@@ -109,7 +115,7 @@ def test_ebgan_pt_family_adds_the_pull_away_term() -> None:
 
 def test_bad_grids_and_families_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32, seeds"
+        ConfigError, match=r"unknown grid 'paper-mnst'.*did you mean 'paper-mnist'.*valid: paper-mnist, paper-mnist-32, paper-optim, seeds"
     ):
         load_grid("paper-mnst")
     with pytest.raises(ConfigError, match=r"nLayerG = \[\] must be a non-empty list"):
