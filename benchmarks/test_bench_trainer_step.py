@@ -27,7 +27,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from energan import load_plugins
 from energan.assemble import assemble
 from energan.augment import translate, translation_reach
-from energan.config import TrainConfig, resolve
+from energan.config import ResolvedConfig, TrainConfig, resolve
 from energan.data import ImageData
 from energan.kernels import pullaway
 from energan.state import TrainingState
@@ -44,7 +44,7 @@ CONV = "ebgan-pt-dcgan"  # the conv path: the DCGAN generator of the high-resolu
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA cases need a GPU")
 
 
-def shipped_state(config: str = DEFAULT, **settings: object) -> tuple[ImageData, TrainingState, TrainConfig]:
+def shipped_state(config: str = DEFAULT, **settings: object) -> tuple[ImageData, TrainingState, ResolvedConfig]:
     """The shipped config ``config``'s model, data and optimizers, seeded, on the CPU unless
     ``device`` is given, with no warm-up (every step is a full step)."""
     plugins = load_plugins()
@@ -66,8 +66,8 @@ def hand_written_step(config: str = DEFAULT, device: str = "cpu", **settings: ob
     settings = resolved.settings
     generator, energy, images = state.model.generator, state.model.energy, data.train_images
     average = state.model.ema.module
-    margin = resolved.loss.params["margin"]
-    weight = resolved.regularizers["pullaway"]["weight"]
+    margin = resolved.loss.params.margin
+    weight = resolved.reg["pullaway"].params.weight
     betas = (settings.beta1, settings.beta2)
     opt_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_g, betas=betas)
     opt_d = torch.optim.Adam(energy.parameters(), lr=settings.lr_d, betas=betas)

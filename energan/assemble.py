@@ -15,10 +15,11 @@ from torch import nn
 
 from energan.augment import concrete_augment
 from energan.components import Loss
-from energan.config import TrainConfig
+from energan.config import ResolvedConfig
 from energan.data import ImageData
 from energan.distributed import World
 from energan.errors import ConfigError, DataError
+from energan.kinds import DATASET, LOSS, REGULARIZER
 from energan.model import Model, build_model, pick_device
 from energan.plugins import Plugins
 from energan.precision import Precision
@@ -26,16 +27,15 @@ from energan.state import TrainingState
 from energan.streams import Stream, stream_seed
 
 
-def load_data(config: TrainConfig, plugins: Plugins) -> ImageData:
+def load_data(config: ResolvedConfig, plugins: Plugins) -> ImageData:
     """The configured dataset; a ``data_dir`` that does not exist is an error."""
     data_dir = config.settings.data_dir or None
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DataError(f"data directory {data_dir} does not exist or is not a directory")
-    component = plugins.registries.datasets.get(config.data.name)
-    return component.build(config.component_params("data"), data_dir=data_dir)
+    return config.build(DATASET, plugins.registries, data_dir=data_dir)
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, name: str, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: ResolvedConfig, name: str, lr: float) -> torch.optim.Optimizer:
     """timm's optimizer factory: any of its names; betas passed to the optimizers that take them.
 
     Where the optimizer has a fused kernel for the device (Adam, AdamW, SGD, Adagrad on the CPU),
@@ -76,7 +76,7 @@ def bounded_below(energy: nn.Module) -> bool:
     return getattr(energy, "energy_range", (-math.inf,))[0] > -math.inf
 
 
-def with_warmup(config: TrainConfig, energy: nn.Module) -> TrainConfig:
+def with_warmup(config: ResolvedConfig, energy: nn.Module) -> ResolvedConfig:
     """``warmup_steps = -1`` (auto) made concrete: 500 steps, at most a tenth of the run, for an
     energy bounded below (an auto-encoder's); 0 for an energy unbounded below, which a warm-up
     on real data alone would drive to −∞."""
@@ -87,14 +87,14 @@ def with_warmup(config: TrainConfig, energy: nn.Module) -> TrainConfig:
     return dataclasses.replace(config, settings=dataclasses.replace(settings, warmup_steps=steps))
 
 
-def with_augment(config: TrainConfig, shape: tuple[int, ...]) -> TrainConfig:
+def with_augment(config: ResolvedConfig, shape: tuple[int, ...]) -> ResolvedConfig:
     """``augment = auto`` made concrete for images of ``shape`` [C, H, W]."""
     settings = config.settings
     augment = concrete_augment(settings.augment, settings.augment_shift, shape[1])
     return config if augment == settings.augment else dataclasses.replace(config, settings=dataclasses.replace(settings, augment=augment))
 
 
-def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) -> tuple[TrainConfig, ImageData, TrainingState]:
+def assemble(config: ResolvedConfig, plugins: Plugins, world: World | None = None) -> tuple[ResolvedConfig, ImageData, TrainingState]:
     """The config with its automatic choices made concrete (``warmup_steps``, ``augment``), the data and the
     seeded training state (models on the device; every process of a multi-process run builds the
     same state)."""
@@ -111,16 +111,16 @@ def assemble(config: TrainConfig, plugins: Plugins, world: World | None = None) 
     settings = config.settings
     if settings.sync_batch_norm and world.distributed:
         synchronise_batch_norm(model)
-    loss = registries.losses.get(config.loss.name).build(config.component_params("loss"))
+    loss = config.build(LOSS, registries)
     check_energy_range(config, model.energy, loss)
     if settings.warmup_steps and not bounded_below(model.energy):
         raise ConfigError(
             f"warmup_steps {settings.warmup_steps}: the warm-up lowers the energy of real data, which energy "
             f"{config.energy.name!r} (unbounded below) would drive to −∞; use it with an auto-encoder energy"
         )
-    regularizers = {name: registries.regularizers.get(name).build(p) for name, p in config.table_params("regularizers").items()}
+    regularizers = config.build_all(REGULARIZER, registries)
     for name, regularizer in regularizers.items():
-        if getattr(regularizer, "side", None) not in ("discriminator", "generator"):
+        if regularizer.side not in ("discriminator", "generator"):
             raise ConfigError(f"regularizer {name!r} must declare side 'discriminator' or 'generator'")
     state = TrainingState(
         model=model,
@@ -143,7 +143,7 @@ def synchronise_batch_norm(model: Model) -> None:
     model.energy = with_global_batch_norm(model.energy)
 
 
-def check_energy_range(config: TrainConfig, energy: nn.Module, loss: Loss) -> None:
+def check_energy_range(config: ResolvedConfig, energy: nn.Module, loss: Loss) -> None:
     """A loss whose domain is bounded below (the margin loss: s ≥ 0) refuses an energy that is not:
     it would drive the fakes' energy to −∞. An energy that declares no range gets a warning."""
     low = getattr(loss, "domain", (-math.inf, math.inf))[0]

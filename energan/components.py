@@ -9,7 +9,7 @@ import abc
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -166,6 +166,37 @@ class Regularizer(abc.ABC):
         """The unweighted penalty (a 0-dim tensor)."""
 
 
+@runtime_checkable
+class GeneratorModule(Protocol):
+    """What every generator offers the trainer: an ``nn.Module`` mapping z [B, latent_dim] to images."""
+
+    latent_dim: int
+
+    def forward(self, z: Tensor) -> Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Any: ...
+
+
+@runtime_checkable
+class LossProtocol(Protocol):
+    """What every loss offers the trainer (:class:`Loss` is the base with state, :class:`SeparableLoss` the pointwise one)."""
+
+    def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor: ...
+
+    def generator(self, s_fake: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class RegularizerProtocol(Protocol):
+    """What every regularizer offers the trainer (:class:`Regularizer` is the base)."""
+
+    side: Side
+    weight: float
+
+    def __call__(self, inputs: RegularizerInputs) -> Tensor: ...
+
+
+@runtime_checkable
 class Metric(Protocol):
     """A sample-quality score: what the sweep optimises and what ranks a run's checkpoints.
 
@@ -174,12 +205,17 @@ class Metric(Protocol):
     ``requires`` names what it needs of the dataset, checked before training starts: ``labels``
     (train and test labels), ``test_split`` (held-out images), ``modes`` (a mixture's modes).
     ``evaluate`` reads the dataset's images only through ``data.load()``, so a metric whose
-    reference statistics are cached scores a saved model without its data.
+    reference statistics are cached scores a saved model without its data. ``prepare`` builds
+    those references once, before training or a sweep's workers start (a no-op for most metrics).
     """
 
     name: str
     higher_is_better: bool
     requires: frozenset[str]
+
+    def prepare(self, data: DataSource) -> Any:
+        """Build what ``evaluate`` needs of the dataset (a classifier, reference statistics), cached."""
+        ...
 
     def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool) -> dict[str, float]:
         """Values on ``generate(n)`` (n images in [-1, 1]); ``final`` at a run's last evaluation."""

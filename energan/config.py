@@ -24,13 +24,14 @@ from typing import Any
 
 import tomli_w
 
+from energan import kinds
 from energan.atomic import write_atomic
 from energan.errors import CheckpointError, ConfigError
+from energan.kinds import ComponentKind
 from energan.options import DEVICES
 from energan.params import applying_dict, build_params, closest, param, params_dict
+from energan.registry import Component, Registries
 
-COMPONENT_TABLES = {"energy": "energies", "loss": "losses", "generator": "generators", "data": "datasets"}
-NAMED_TABLES = {"reg": "regularizers", "metrics": "metrics"}
 AUGMENTATIONS = ("auto", "translation", "none")  # of the energy's inputs: energan.augment
 OBSERVERS = ("tensorboard",)  # the observers that run only when ``log`` names them
 
@@ -112,72 +113,140 @@ class TrainSettings:
         return tuple(name.strip() for name in self.log.split(",") if name.strip())
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ComponentChoice:
-    """A component by registry name, with raw parameter values; once resolved, every value that
-    applies (what ``config.toml`` saves) and ``resolved``, the validated parameter instance that
-    building uses as is (None before :func:`resolve`, or for a component without parameters)."""
+    """A component by registry name, with the raw parameter values a file, a flag or ``--set`` gave."""
 
     name: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    resolved: Any = dataclasses.field(default=None, compare=False, repr=False)
 
 
-@dataclasses.dataclass
+Tables = dict[str, dict[str, dict[str, Any]]]  # kinds of several components: key -> name -> raw values
+
+
 class TrainConfig:
-    """Everything a run needs: settings, the chosen components and their parameters."""
+    """A config as given (raw values): the training settings, the one component of each kind that
+    takes one (``config.energy``), the named components of each kind that takes several
+    (``config.reg``, ``config.metrics``). Keyword arguments and attributes are the kinds' config
+    keys; :func:`resolve` checks it against the registries."""
 
-    settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
-    energy: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("autoencoder"))
-    loss: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("margin"))
-    generator: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("mlp"))
-    data: ComponentChoice = dataclasses.field(default_factory=lambda: ComponentChoice("mnist5k"))
-    regularizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    metrics: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"inception_score": {}})
-    # after resolve: the parameter instances of the regularizers and metrics, by field then name
-    resolved_tables: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    def __init__(self, settings: TrainSettings | None = None, **chosen: ComponentChoice | dict[str, dict[str, Any]]) -> None:
+        unknown = sorted(set(chosen) - {kind.key for kind in kinds.KINDS})
+        if unknown:
+            keys = [kind.key for kind in kinds.KINDS]
+            raise ConfigError(f"config: unknown table {unknown[0]!r}{closest(unknown[0], keys)}; valid: {', '.join(keys)}")
+        self.settings = settings or TrainSettings()
+        self.components: dict[str, ComponentChoice] = {}
+        self.tables: Tables = {}
+        for kind in kinds.KINDS:
+            if kind.many:
+                self.tables[kind.key] = dict(chosen.get(kind.key, {name: {} for name in kind.default}))
+            else:
+                self.components[kind.key] = chosen.get(kind.key, ComponentChoice(kind.default[0]))
+
+    def __getattr__(self, key: str) -> Any:
+        """``config.energy`` (a :class:`ComponentChoice`), ``config.reg`` (name -> raw values)."""
+        for where in ("components", "tables"):
+            if key in self.__dict__.get(where, {}):
+                return self.__dict__[where][key]
+        raise AttributeError(f"{type(self).__name__} has no {key!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainConfig) and (self.settings, self.components, self.tables) == (
+            other.settings,
+            other.components,
+            other.tables,
+        )
+
+    def __repr__(self) -> str:
+        return f"TrainConfig(settings={self.settings!r}, components={self.components!r}, tables={self.tables!r})"
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
         """Build from the TOML layout; unknown keys and bad values are errors."""
         raw = dict(raw)
         raw.pop("plugins", None)  # written for the record, not read back
-        tables = {key: raw.pop(key) for key in [*COMPONENT_TABLES, *NAMED_TABLES] if key in raw}
-        settings = build_params(TrainSettings, raw, "config")
-        config = cls(settings=settings)
-        for key, value in tables.items():
+        chosen: dict[str, Any] = {}
+        for kind in kinds.KINDS:
+            if kind.key not in raw:
+                continue
+            value = raw.pop(kind.key)
             if not isinstance(value, Mapping):
-                raise ConfigError(f"config: [{key}] must be a table, got {value!r}")
-            if key in COMPONENT_TABLES:
-                params = dict(value)
-                name = params.pop("name", getattr(config, key).name)
-                setattr(config, key, ComponentChoice(str(name), params))
+                raise ConfigError(f"config: [{kind.key}] must be a table, got {value!r}")
+            if kind.many:
+                chosen[kind.key] = {name: dict(p) if isinstance(p, Mapping) else _not_table(kind.key, name, p) for name, p in value.items()}
             else:
-                named = {name: dict(p) if isinstance(p, Mapping) else _not_table(key, name, p) for name, p in value.items()}
-                setattr(config, NAMED_TABLES[key], named)
-        return config
+                params = dict(value)
+                chosen[kind.key] = ComponentChoice(str(params.pop("name", kind.default[0])), params)
+        return cls(build_params(TrainSettings, raw, "config"), **chosen)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout (settings at the top level, a table per component)."""
         out: dict[str, Any] = params_dict(self.settings)
-        for key in COMPONENT_TABLES:
-            choice = getattr(self, key)
+        for key, choice in self.components.items():
             out[key] = {"name": choice.name, **choice.params}
-        out["reg"] = copy.deepcopy(self.regularizers)
-        out["metrics"] = copy.deepcopy(self.metrics)
+        out.update(copy.deepcopy(self.tables))
         return out
 
-    def component_params(self, key: str) -> Any:
-        """What to build component ``key`` (energy, loss, ...) with: the resolved instance, else raw values."""
-        choice = getattr(self, key)
-        return choice.resolved if choice.resolved is not None else choice.params
-
-    def table_params(self, table: str) -> dict[str, Any]:
-        """What to build each entry of ``regularizers`` or ``metrics`` with (resolved, else raw)."""
-        resolved = self.resolved_tables.get(table, {})
-        return {name: resolved.get(name, values) for name, values in getattr(self, table).items()}
-
     def replace_settings(self, **changes: Any) -> TrainConfig:
+        return TrainConfig(dataclasses.replace(self.settings, **changes), **self.components, **self.tables)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    """One component of a resolved config: its name, its validated parameters (the instance the
+    factory receives; None for a component without parameters) and the values that apply (what
+    ``config.toml`` saves)."""
+
+    name: str
+    params: Any
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, component: Component[Any], values: Mapping[str, Any]) -> Resolved:
+        """``component`` with raw ``values`` checked and completed."""
+        params = component.resolve(values)
+        return cls(component.name, params, applying_dict(params))
+
+    def build(self, registries: Registries, kind: ComponentKind, **context: Any) -> Any:
+        """The component, from its kind's registry."""
+        return registries[kind].get(self.name).build(self.params, **context)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedConfig:
+    """A config checked against the registries, every default filled in: what a run is built from
+    and what its ``config.toml`` holds. Frozen: a change is a new config (:meth:`replace_settings`)."""
+
+    settings: TrainSettings
+    components: Mapping[str, Resolved]  # kinds of one component, by config key
+    tables: Mapping[str, Mapping[str, Resolved]]  # kinds of several, by config key, then name
+
+    def __getattr__(self, key: str) -> Any:
+        """``config.energy`` (a :class:`Resolved`), ``config.reg`` (name -> :class:`Resolved`)."""
+        for where in ("components", "tables"):
+            if key in self.__dict__.get(where, {}):
+                return self.__dict__[where][key]
+        raise AttributeError(f"{type(self).__name__} has no {key!r}")
+
+    def build(self, kind: ComponentKind, registries: Registries, **context: Any) -> Any:
+        """The one component of ``kind``."""
+        return self.components[kind.key].build(registries, kind, **context)
+
+    def build_all(self, kind: ComponentKind, registries: Registries, **context: Any) -> dict[str, Any]:
+        """Every component of ``kind`` (a kind of several), by name."""
+        return {name: chosen.build(registries, kind, **context) for name, chosen in self.tables[kind.key].items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML layout, with every value that applies."""
+        out: dict[str, Any] = params_dict(self.settings)
+        for key, chosen in self.components.items():
+            out[key] = {"name": chosen.name, **chosen.values}
+        for key, table in self.tables.items():
+            out[key] = {name: dict(chosen.values) for name, chosen in table.items()}
+        return out
+
+    def replace_settings(self, **changes: Any) -> ResolvedConfig:
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
 
 
@@ -235,8 +304,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. loss.margin=2")
         *path, leaf = key.strip().split(".")
-        if path and path[0] not in COMPONENT_TABLES and path[0] not in NAMED_TABLES:
-            tables = [*COMPONENT_TABLES, *NAMED_TABLES]
+        if path and kinds.by_key(path[0]) is None:
+            tables = [kind.key for kind in kinds.KINDS]
             raise ConfigError(f"--set {item!r}: unknown table {path[0]!r}{closest(path[0], tables)}; valid: {', '.join(tables)}")
         node = raw
         for depth, part in enumerate(path):
@@ -248,27 +317,26 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return raw
 
 
-def resolve(config: TrainConfig, registries: Any) -> TrainConfig:
-    """Check every component name and parameter; fill in every default.
+def resolve(config: TrainConfig, registries: Registries) -> ResolvedConfig:
+    """Check every component name and parameter against its registry; fill in every default."""
 
-    The copy returned holds, for each component, the values that apply (for ``config.toml``)
-    and the validated instance (``ComponentChoice.resolved``, ``TrainConfig.resolved_tables``),
-    so that building does not validate again.
-    """
-    resolved = copy.deepcopy(config)
-    for key, registry_name in COMPONENT_TABLES.items():
-        choice = getattr(config, key)
-        instance = getattr(registries, registry_name).get(choice.name).resolve(choice.params)
-        setattr(resolved, key, ComponentChoice(choice.name, applying_dict(instance), instance))
-    for field in NAMED_TABLES.values():
-        registry = getattr(registries, field)
-        instances = {name: registry.get(name).resolve(p) for name, p in getattr(config, field).items()}
-        setattr(resolved, field, {name: applying_dict(instance) for name, instance in instances.items()})
-        resolved.resolved_tables[field] = instances
-    return resolved
+    def resolved(kind: ComponentKind, name: str, values: Mapping[str, Any]) -> Resolved:
+        return Resolved.of(registries[kind].get(name), values)
+
+    components = {
+        kind.key: resolved(kind, config.components[kind.key].name, config.components[kind.key].params)
+        for kind in kinds.KINDS
+        if not kind.many
+    }
+    tables = {
+        kind.key: {name: resolved(kind, name, values) for name, values in config.tables[kind.key].items()}
+        for kind in kinds.KINDS
+        if kind.many
+    }
+    return ResolvedConfig(config.settings, components, tables)
 
 
-def save_config(path: Path, config: TrainConfig, plugin_versions: Mapping[str, str | None]) -> None:
+def save_config(path: Path, config: ResolvedConfig, plugin_versions: Mapping[str, str | None]) -> None:
     """Write the resolved config, with the versions of the plugins it used, atomically."""
     document = config.to_dict()
     document["plugins"] = {name: version or "unknown" for name, version in plugin_versions.items()}

@@ -15,6 +15,7 @@ from energan.default_plugins.jsonl import FILENAME as METRICS
 from energan.default_plugins.jsonl import read_records
 from energan.errors import CheckpointError, ConfigError
 from energan.heldout import KEYS as HELDOUT_KEYS
+from energan.kinds import LOSS, METRIC
 
 FILENAME = "curves.png"
 LOSSES = ("loss_d", "loss_g")
@@ -80,9 +81,9 @@ def read_run(directory: Path) -> RunCurves:
     if not any(series.values()):
         raise CheckpointError(f"{path} is empty: nothing logged yet")
     config = read_toml(directory / RUN_CONFIG) if (directory / RUN_CONFIG).is_file() else {}
-    margin = config.get("loss", {}).get(MARGIN)
+    margin = config.get(LOSS.key, {}).get(MARGIN)
     fixed = float(margin) if isinstance(margin, int | float) else None
-    return RunCurves(directory.absolute().name, series, fixed, tuple(config.get("metrics", {})))
+    return RunCurves(directory.absolute().name, series, fixed, tuple(config.get(METRIC.key, {})))
 
 
 def _keys(runs: Sequence[RunCurves], *kinds: str) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from energan.data import ImageData
+from energan.data import DataSource, ImageData
 
 IMAGES = 1000  # per kind
 KINDS = ("train", "heldout", "samples")
@@ -34,6 +34,25 @@ def energy_gap(energy: nn.Module, data: ImageData, sample: Callable[[int], Tenso
         return {key: _mean_energy(energy, batch, device) for key, batch in zip(KEYS, images, strict=True)}
     finally:
         energy.train(was_training)
+
+
+class HeldoutEnergy:
+    """The energy of training digits, held-out digits and samples, as a metric of the run's energy:
+    the trainer evaluates it with the configured metrics, after them, at every evaluation. It
+    ranks nothing (a run's objective is one of its configured metrics)."""
+
+    name = KEYS[1]
+    higher_is_better = False
+    requires: frozenset[str] = frozenset()  # without a test split it reports nothing
+
+    def __init__(self, energy: nn.Module, device: torch.device) -> None:
+        self.energy, self.device = energy, device
+
+    def prepare(self, data: DataSource) -> None:
+        """Nothing to build: the energy is the run's own."""
+
+    def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool) -> dict[str, float]:
+        return energy_gap(self.energy, data.load(), generate, self.device)
 
 
 def _mean_energy(energy: nn.Module, images: Tensor, device: torch.device) -> float:

@@ -1,14 +1,16 @@
 """The hooks an energan plugin can implement.
 
-Registration hooks run once, when the plugin manager's registries are built. Each receives a
-``register`` callable owned by the host::
+Registration hooks, one per component kind (``register_energies``, ``register_losses``, ...: the
+records in :mod:`energan.kinds`, from which :func:`registration_hooks` makes them), run once, when
+the plugin manager's registries are built. Each receives a ``register`` callable owned by the host::
 
     register(name, factory, *, params=None, description=None)
 
 ``params`` is a dataclass of the component's parameters (see :func:`energan.params.param`);
 the host validates user values against it once and calls ``factory(params, **context)`` with
 the resolved instance, or ``factory(**context)`` for a component registered without ``params``.
-The context each kind receives (keyword arguments) is documented on its hook.
+The context each kind receives (keyword arguments) is documented on its hook; what the factory
+returns is checked against the kind's protocol when the component is built.
 
 Lifecycle hooks are for observers (progress, logs, sample grids, early stopping); they are
 called at log and evaluation intervals only, never once per step for the maths.
@@ -17,11 +19,14 @@ called at log and evaluation intervals only, never once per step for the maths.
 from __future__ import annotations
 
 import argparse
+import types
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:
+    from energan.kinds import ComponentKind
     from energan.run import Run
 
 hookspec = pluggy.HookspecMarker("energan")
@@ -34,58 +39,17 @@ class Register(Protocol):
     def __call__(self, name: str, factory: Any, *, params: type | None = None, description: str | None = None) -> None: ...
 
 
-@hookspec
-def register_energies(register: Register) -> None:
-    """Register energy functions s(x): low on data, high on generated samples.
+def registration_hooks(kinds: Sequence[ComponentKind]) -> types.SimpleNamespace:
+    """The registration hookspec of every kind, documented from its record, for ``add_hookspecs``."""
+    hooks = types.SimpleNamespace()
+    for kind in kinds:
 
-    Factory context: ``shape`` (C, H, W) of the images. The factory returns an ``nn.Module``
-    whose forward maps a batch [B, C, H, W] to an :class:`energan.components.EnergyOutput`,
-    or simply to a tensor of shape [B] (it is then wrapped; it exposes no code).
-    """
+        def register(register: Register) -> None: ...
 
-
-@hookspec
-def register_losses(register: Register) -> None:
-    """Register losses: objects with ``discriminator(s_real, s_fake)`` and ``generator(s_fake)``.
-
-    Factory context: none. Subclass :class:`energan.components.SeparableLoss` to state the
-    loss as pointwise penalties ℓ_real, ℓ_fake and the generator's f (the lab uses them).
-    """
-
-
-@hookspec
-def register_regularizers(register: Register) -> None:
-    """Register regularizers: :class:`energan.components.Regularizer` instances.
-
-    Factory context: none. Each regularizer declares its ``side`` ("discriminator" or
-    "generator") and ``weight``; the trainer adds ``weight * reg(batch)`` to that side's loss.
-    """
-
-
-@hookspec
-def register_generators(register: Register) -> None:
-    """Register generators: ``nn.Module`` mapping z [B, latent_dim] to images [B, C, H, W].
-
-    Factory context: ``shape`` (C, H, W). The module must have an int attribute ``latent_dim``.
-    """
-
-
-@hookspec
-def register_datasets(register: Register) -> None:
-    """Register datasets: the factory returns an :class:`energan.data.ImageData`.
-
-    Factory context: ``data_dir`` (a path or None, from ``--data-dir``).
-    """
-
-
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register metrics: objects with ``evaluate(generate, data, final) -> dict[str, float]``.
-
-    Factory context: none. ``generate(n)`` returns n generated images in [-1, 1]; ``final`` is
-    True at a run's last evaluation and in ``energan evaluate`` (a metric may score fewer samples
-    at the evaluations during training).
-    """
+        register.__name__ = register.__qualname__ = kind.hook
+        register.__doc__ = f"Register {kind.summary}.\n\nFactory context: {kind.context}."
+        setattr(hooks, kind.hook, hookspec(register))
+    return hooks
 
 
 @hookspec

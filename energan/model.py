@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from energan.components import as_energy
-from energan.config import TrainConfig
+from energan.config import ResolvedConfig
 from energan.errors import ConfigError
+from energan.kinds import ENERGY, GENERATOR
 
 SAMPLE_CHUNK = 500  # images generated per forward pass when sampling
 
@@ -105,20 +106,19 @@ def _allocating(kind: str, choice: Any) -> Iterator[None]:
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not isinstance(error, torch.OutOfMemoryError) and "allocate" not in str(error):
             raise
-        settings = ", ".join(f"{key}={value}" for key, value in choice.params.items())
+        settings = ", ".join(f"{key}={value}" for key, value in choice.values.items())
         raise ConfigError(f"{kind} {choice.name!r} ({settings}) does not fit in memory: {str(error).splitlines()[0][:160]}") from None
 
 
-def build_model(config: TrainConfig, registries: Any, shape: tuple[int, int, int], device: torch.device) -> Model:
+def build_model(config: ResolvedConfig, registries: Any, shape: tuple[int, int, int], device: torch.device) -> Model:
     """The networks of a resolved config for images of ``shape``, on ``device`` (weights as
     initialised under the global torch seed; a checkpoint's weights are loaded afterwards)."""
     with _allocating("generator", config.generator):
-        generator = registries.generators.get(config.generator.name).build(config.component_params("generator"), shape=shape)
-        generator = generator.to(device)
-    if not isinstance(getattr(generator, "latent_dim", None), int):
+        generator = config.build(GENERATOR, registries, shape=shape).to(device)
+    if not isinstance(generator.latent_dim, int):
         raise ConfigError(f"generator {config.generator.name!r} has no int attribute latent_dim")
     with _allocating("energy", config.energy):
-        energy = as_energy(registries.energies.get(config.energy.name).build(config.component_params("energy"), shape=shape)).to(device)
+        energy = as_energy(config.build(ENERGY, registries, shape=shape)).to(device)
     ema = None
     if config.settings.ema:
         from timm.utils import ModelEmaV3

@@ -21,10 +21,10 @@ from typing import Any
 
 import pluggy
 
-from energan import hookspecs
+from energan import hookspecs, kinds
 from energan.errors import EnerganError, PluginError, RegistrationError
 from energan.params import closest
-from energan.registry import Registry
+from energan.registry import Registries, Registry
 
 ENTRY_POINT_GROUP = "energan"
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -50,22 +50,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "samples",
     "tensorboard",
 )
-REGISTRATION_HOOKS: dict[str, str] = {
-    "energies": "register_energies",
-    "losses": "register_losses",
-    "regularizers": "register_regularizers",
-    "generators": "register_generators",
-    "datasets": "register_datasets",
-    "metrics": "register_metrics",
-}
-KIND_NAMES = {
-    "energies": "energy",
-    "losses": "loss",
-    "regularizers": "regularizer",
-    "generators": "generator",
-    "datasets": "dataset",
-    "metrics": "metric",
-}
 
 
 class PluginWarning(UserWarning):
@@ -81,18 +65,6 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
-
-
-@dataclasses.dataclass
-class Registries:
-    """One registry per component kind."""
-
-    energies: Registry[Any]
-    losses: Registry[Any]
-    regularizers: Registry[Any]
-    generators: Registry[Any]
-    datasets: Registry[Any]
-    metrics: Registry[Any]
 
 
 class Plugins:
@@ -116,9 +88,10 @@ class Plugins:
 
     @cached_property
     def registries(self) -> Registries:
-        """Run every registration hook once, each plugin isolated from the others."""
-        registries = {field: Registry(KIND_NAMES[field]) for field in REGISTRATION_HOOKS}
-        for field, hook_name in REGISTRATION_HOOKS.items():
+        """Run every kind's registration hook once, each plugin isolated from the others."""
+        registries = [Registry(kind) for kind in kinds.KINDS]
+        for registry in registries:
+            hook_name = registry.kind.hook
             for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
                 staged: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
@@ -132,12 +105,12 @@ class Plugins:
                     continue
                 for args, kwargs in staged:
                     try:
-                        registries[field].register(*args, plugin=impl.plugin_name, **kwargs)
+                        registry.register(*args, plugin=impl.plugin_name, **kwargs)
                     except RegistrationError as error:  # skip that component, keep the plugin's others
                         if self._strict:
                             raise
                         warnings.warn(f"{error}; that registration was skipped", PluginWarning, stacklevel=2)
-        return Registries(**registries)
+        return Registries(registries)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call every observer's ``hook_name`` implementation, each isolated: one that raises is
@@ -187,6 +160,7 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
     """
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
+    manager.add_hookspecs(hookspecs.registration_hooks(kinds.KINDS))
     origins: dict[str, tuple[str | None, str | None]] = {}
     loads: list[tuple[str, str | None, Callable[[], Any]]] = []
 
@@ -238,7 +212,7 @@ def load_plugins(extra: Sequence[str] = (), strict: bool = False) -> Plugins:
 
 def _warn_unknown_hooks(manager: pluggy.PluginManager, plugin: Any, name: str, strict: bool) -> None:
     """A hook implementation with no energan hook of its name (a typo) would never be called: say so."""
-    known = [hook for hook in dir(hookspecs) if hook.startswith(("register_", "on_"))]
+    known = [*(kind.hook for kind in kinds.KINDS), *(hook for hook in dir(hookspecs) if hook.startswith(("register_", "on_")))]
     for caller in manager.get_hookcallers(plugin) or ():
         if caller.has_spec():
             continue

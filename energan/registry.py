@@ -1,13 +1,15 @@
-"""Typed registries: component name -> factory, parameter dataclass and the plugin that owns it."""
+"""Typed registries: component name -> factory, parameter dataclass and the plugin that owns it;
+one registry per component kind (:mod:`energan.kinds`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from energan.errors import ConfigError, PluginError, RegistrationError
+from energan.kinds import ComponentKind
 from energan.params import build_params, check_declaration, closest
 
 T = TypeVar("T")
@@ -20,7 +22,7 @@ class Component(Generic[T]):
     """One registered component: ``factory(params, **context)`` builds it, or ``factory(**context)``
     when it declares no parameter dataclass."""
 
-    kind: str
+    kind: ComponentKind
     name: str
     factory: Callable[..., T]
     params: type | None
@@ -29,22 +31,27 @@ class Component(Generic[T]):
 
     def resolve(self, values: Mapping[str, Any]) -> Any:
         """The validated parameter instance for raw ``values`` (defaults filled in)."""
-        return build_params(self.params, values, f"{self.kind} {self.name!r}")
+        return build_params(self.params, values, f"{self.kind.name} {self.name!r}")
 
-    def build(self, values: Any, **context: Any) -> T:
-        """Call the factory with the parameters and the context.
+    def create(self, values: Mapping[str, Any], **context: Any) -> T:
+        """The component from raw ``values`` (resolved, then built): for scripts and tests; a run
+        builds every component from its resolved config."""
+        return self.build(self.resolve(values), **context)
 
-        ``values`` is a mapping of raw values (validated here) or an instance of the parameter
-        dataclass already resolved (used as is).
-        """
-        params = values if self.params is not None and isinstance(values, self.params) else self.resolve(values)
-        return self.factory(**context) if params is None else self.factory(params, **context)
+    def build(self, params: Any, **context: Any) -> T:
+        """The component: the factory called with its resolved parameters (what :meth:`resolve`
+        returned: an instance of ``self.params``, or None) and the context, checked against its
+        kind's protocol."""
+        if (params is None) != (self.params is None) or (params is not None and not isinstance(params, self.params)):
+            raise TypeError(f"{self.kind.name} {self.name!r} is built from its resolved parameters, got {params!r}")
+        built = self.factory(**context) if params is None else self.factory(params, **context)
+        return self.kind.check(self.name, built)
 
 
 class Registry(Generic[T]):
     """Components of one kind (energy, loss, ...) keyed by unique name."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: ComponentKind) -> None:
         self.kind = kind
         self._components: dict[str, Component[T]] = {}
 
@@ -59,25 +66,25 @@ class Registry(Generic[T]):
     ) -> None:
         """Add a component; a name that another plugin already registered is an error."""
         if not isinstance(name, str) or not NAME.fullmatch(name):
-            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} name {name!r}: names are {NAME_RULE}")
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind.name} name {name!r}: names are {NAME_RULE}")
         if not callable(factory):
-            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} {name!r} with a non-callable factory")
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind.name} {name!r} with a non-callable factory")
         if params is not None:
             self._check_params(name, params, plugin)
         if name in self._components:
             other = self._components[name].plugin
-            raise PluginError(f"{self.kind} {name!r} is registered by two plugins: {other!r} and {plugin!r}")
+            raise PluginError(f"{self.kind.name} {name!r} is registered by two plugins: {other!r} and {plugin!r}")
         summary = description or " ".join((factory.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
         self._components[name] = Component(self.kind, name, factory, params, summary, plugin)
 
     def _check_params(self, name: str, params: Any, plugin: str) -> None:
         """The parameters must be a dataclass whose ``applies`` name its own fields and choices."""
         if not (isinstance(params, type) and dataclasses.is_dataclass(params)):
-            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} {name!r}: params must be a dataclass")
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind.name} {name!r}: params must be a dataclass")
         try:
             check_declaration(params)
         except ValueError as error:
-            raise RegistrationError(f"plugin {plugin!r} registered {self.kind} {name!r}: {error}") from None
+            raise RegistrationError(f"plugin {plugin!r} registered {self.kind.name} {name!r}: {error}") from None
 
     def get(self, name: str) -> Component[T]:
         """The component called ``name``; an unknown name lists the valid ones."""
@@ -85,7 +92,7 @@ class Registry(Generic[T]):
             return self._components[name]
         except KeyError:
             valid = ", ".join(sorted(self._components)) or "none registered"
-            raise ConfigError(f"unknown {self.kind} {name!r}{closest(name, list(self._components))}; valid: {valid}") from None
+            raise ConfigError(f"unknown {self.kind.name} {name!r}{closest(name, list(self._components))}; valid: {valid}") from None
 
     def names(self) -> list[str]:
         return sorted(self._components)
@@ -98,3 +105,23 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._components)
+
+
+class Registries:
+    """One registry per component kind: ``registries[kind]``, or by the kind's plural as an
+    attribute (``registries.energies``)."""
+
+    def __init__(self, registries: Sequence[Registry[Any]]) -> None:
+        self._registries = {registry.kind.plural: registry for registry in registries}
+
+    def __getitem__(self, kind: ComponentKind) -> Registry[Any]:
+        return self._registries[kind.plural]
+
+    def __getattr__(self, plural: str) -> Registry[Any]:
+        try:
+            return self.__dict__["_registries"][plural]
+        except KeyError:
+            raise AttributeError(f"no component kind {plural!r}; kinds: {', '.join(self.__dict__['_registries'])}") from None
+
+    def __iter__(self) -> Iterator[Registry[Any]]:
+        return iter(self._registries.values())

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from energan.config import TrainConfig
+from energan.config import ResolvedConfig
 from energan.data import DataSource
 from energan.model import Model
 from energan.scoring import Objective
@@ -23,7 +22,7 @@ class Run:
 
     name: str
     directory: Path
-    config: TrainConfig
+    config: ResolvedConfig
     data: DataSource
     model: Model
     start_step: int
@@ -33,7 +32,6 @@ class Run:
     stop_signal: int | None = None  # the signal that asked the run to stop (SIGINT, SIGTERM), if one did
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the latest evaluation's values
     objective: Objective | None = None  # the metric value that ranks checkpoints
-    extras: dict[str, Any] = dataclasses.field(default_factory=dict)  # observers' per-run state
 
     @property
     def steps(self) -> int:

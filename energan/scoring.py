@@ -4,8 +4,8 @@ data, one of them the objective that ranks checkpoints; evaluated without touchi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -13,6 +13,11 @@ from torch import Tensor
 from energan.components import Metric
 from energan.data import DataSource, ImageData
 from energan.errors import ConfigError, DataError
+from energan.kinds import METRIC
+
+if TYPE_CHECKING:
+    from energan.config import Resolved
+    from energan.registry import Registries
 
 REQUIREMENTS: dict[str, Callable[[ImageData], bool]] = {
     "labels": lambda data: data.train_labels is not None and data.num_classes is not None,
@@ -32,15 +37,10 @@ class Objective:
         return than is None or (value > than if self.higher_is_better else value < than)
 
 
-def build_metrics(chosen: dict[str, Any], registries: Any) -> dict[str, Metric]:
-    """Each metric of ``chosen`` (name → parameters) by its registered name; one that breaks the
-    contract is an error."""
-    metrics = {name: registries.metrics.get(name).build(params) for name, params in chosen.items()}
-    for name, metric in metrics.items():
-        missing = [a for a in ("name", "higher_is_better", "requires", "evaluate") if not hasattr(metric, a)]
-        if missing:
-            raise ConfigError(f"metric {name!r} does not follow the Metric contract (missing {', '.join(missing)})")
-    return metrics
+def build_metrics(chosen: Mapping[str, Resolved], registries: Registries) -> dict[str, Metric]:
+    """Each metric of ``chosen`` (name → resolved parameters), checked against the Metric protocol
+    as every component is against its kind's."""
+    return {name: resolved.build(registries, METRIC) for name, resolved in chosen.items()}
 
 
 def check_requirements(metrics: dict[str, Metric], data: ImageData) -> None:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -20,22 +18,22 @@ import torch
 from energan.assemble import assemble
 from energan.checkpoint import Checkpoint, mark_best, remove_partial_writes, save_checkpoint
 from energan.components import Metric
-from energan.config import RUN_CONFIG, TrainConfig, resolve, save_config
+from energan.config import RUN_CONFIG, ResolvedConfig, TrainConfig, resolve, save_config
 from energan.data import ImageData
 from energan.distributed import World, joined_world
 from energan.errors import CheckpointError, ConfigError, DivergenceError
-from energan.heldout import energy_gap
-from energan.lock import LOCK_FILE, run_lock
+from energan.heldout import HeldoutEnergy
+from energan.lock import run_lock
 from energan.plugins import Plugins, load_plugins
-from energan.resume import check_resume_changes, load_resumable, restore_training
 from energan.run import Run
+from energan.rundir import check_new, check_resume_changes, load_resumable, new_run_dir, remove_if_unstarted, restore_training
 from energan.scoring import Objective, build_metrics, check_requirements, evaluate, objective
 from energan.state import TrainingState
 from energan.status import RunStatus
 from energan.step import StepOutput, TrainStep
 
 
-def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
+def train(config: TrainConfig | ResolvedConfig, *, plugins: Plugins | None = None, resume: Path | None = None) -> Run:
     """Train (or, with ``resume``, continue) a run; returns it with its final status and metrics.
     One process at a time per run directory (an OS lock that dies with its holder). A new run is
     built and checked before its directory is created, so a refused run leaves nothing behind.
@@ -43,8 +41,8 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
     Under torchrun every process calls this: each trains on its share of the batch, and rank 0
     alone locks and writes the run directory and talks to the observers."""
     plugins = plugins or load_plugins()
-    config = resolve(config, plugins.registries)
-    metrics = build_metrics(config.table_params("metrics"), plugins.registries)
+    config = config if isinstance(config, ResolvedConfig) else resolve(config, plugins.registries)
+    metrics = build_metrics(config.metrics, plugins.registries)
     scoring = Scoring(metrics, objective(metrics, config.settings.objective), None)
     with joined_world(config.settings.device) as world:
         lock = run_lock if world.is_main else _no_lock
@@ -60,19 +58,19 @@ def train(config: TrainConfig, *, plugins: Plugins | None = None, resume: Path |
                         f"--resume: steps {config.settings.steps} is below the run's step {saved.step}; valid: {saved.step} or more"
                     )
                 return _train(plugins, run_dir, scoring, _prepared(config, plugins, metrics, world), saved, world)
-        run_dir = _run_dir(config)
+        run_dir = new_run_dir(config)
         if world.is_main:
-            _check_new(run_dir)
+            check_new(run_dir)
         prepared = _prepared(config, plugins, metrics, world)
         created = not run_dir.exists()
         try:
             with lock(run_dir):
                 if world.is_main:
-                    _check_new(run_dir)  # again: no other process can start this run any more
+                    check_new(run_dir)  # again: no other process can start this run any more
                 return _train(plugins, run_dir, scoring, prepared, None, world)
         except BaseException:
             if world.is_main and created:
-                _remove_if_unstarted(run_dir)
+                remove_if_unstarted(run_dir)
             raise
 
 
@@ -82,10 +80,10 @@ def _no_lock(run_dir: Path) -> Iterator[None]:
     yield
 
 
-Prepared = tuple[TrainConfig, ImageData, TrainingState]
+Prepared = tuple[ResolvedConfig, ImageData, TrainingState]
 
 
-def _prepared(config: TrainConfig, plugins: Plugins, metrics: dict[str, Metric], world: World) -> Prepared:
+def _prepared(config: ResolvedConfig, plugins: Plugins, metrics: dict[str, Metric], world: World) -> Prepared:
     """The concrete config, the data and the training state, with the metrics' needs checked against the data."""
     prepared = assemble(config, plugins, world)
     data = prepared[1]
@@ -110,6 +108,7 @@ def _train(
         _check_same_data(saved, data, run_dir)
         restore_training(state, saved, config.settings)
         start_step, scoring.best = saved.step, saved.best
+    scoring = dataclasses.replace(scoring, heldout=HeldoutEnergy(state.model.energy, state.device))
     run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=scoring.objective)
     notify = plugins.notify if world.is_main else _silent
     if world.is_main:
@@ -143,9 +142,15 @@ Notify = Callable[..., None]
 class Scoring:
     """The run's metrics, the objective that ranks its checkpoints and the best value so far."""
 
-    metrics: dict[str, Metric]
+    metrics: dict[str, Metric]  # the configured ones
     objective: Objective | None
     best: float | None
+    heldout: HeldoutEnergy | None = None  # the energy's own metric, once the model is built
+
+    @property
+    def evaluated(self) -> dict[str, Metric]:
+        """What each evaluation runs: the configured metrics, then the held-out energy."""
+        return {**self.metrics, **({self.heldout.name: self.heldout} if self.heldout is not None else {})}
 
     def improved(self, values: dict[str, float]) -> bool:
         """Record ``values``; True when the objective beat the best so far."""
@@ -165,28 +170,6 @@ def _check_same_data(saved: Checkpoint, data: ImageData, run_dir: Path) -> None:
             f"{run_dir} was trained on dataset {saved.data.key!r} (fingerprint {saved.data.fingerprint}); "
             f"the configured data {data.key!r} differ (fingerprint {data.info.fingerprint}): resume with the same data"
         )
-
-
-def _run_dir(config: TrainConfig) -> Path:
-    """``runs_dir/name``; a name that would leave ``runs_dir`` (``../x``, ``a/b``) is refused."""
-    settings = config.settings
-    name = settings.name or "-".join([config.energy.name, config.loss.name, *config.regularizers, datetime.now().strftime("%Y%m%d-%H%M%S")])
-    if name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
-        raise ConfigError(
-            f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..', control characters)"
-        )
-    return Path(settings.runs_dir) / name
-
-
-def _remove_if_unstarted(run_dir: Path) -> None:
-    """A new run that failed before it logged or saved anything leaves no directory behind."""
-    if run_dir.is_dir() and {path.name for path in run_dir.iterdir()} <= {RUN_CONFIG, LOCK_FILE}:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _check_new(run_dir: Path) -> None:
-    if (run_dir / "checkpoints").exists():
-        raise CheckpointError(f"run directory {run_dir} already exists; continue it with --resume {run_dir} or pick another --name")
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers send before they preempt a job
@@ -228,8 +211,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, worl
             improved = False
             if final or (settings.eval_every and run.step % settings.eval_every == 0):
                 if world.is_main:
-                    run.metrics = evaluate(scoring.metrics, run.sample, run.data, final=final)
-                    run.metrics.update(energy_gap(run.energy, run.data.load(), run.sample, run.device))
+                    run.metrics = evaluate(scoring.evaluated, run.sample, run.data, final=final)
                     notify("on_evaluate", run=run, step=run.step, metrics=run.metrics)
                     improved = scoring.improved(run.metrics)
                 improved = world.from_main(improved, state.device)

@@ -92,6 +92,9 @@ class RandomProbe:
     higher_is_better = True
     requires = frozenset()
 
+    def prepare(self, data):
+        """Nothing to cache."""
+
     def evaluate(self, generate: Any, data: Any, final: bool = True) -> dict[str, float]:
         import torch
 

@@ -46,15 +46,15 @@ def latent(generator: nn.Module, seed: int = 1) -> torch.Tensor:
 
 
 def build_energy(name: str, params: dict, shape: tuple[int, int, int]) -> nn.Module:
-    return as_energy(REGISTRIES.energies.get(name).build(params, shape=shape))
+    return as_energy(REGISTRIES.energies.get(name).create(params, shape=shape))
 
 
 def build_generator(name: str, params: dict, shape: tuple[int, int, int]) -> nn.Module:
-    return REGISTRIES.generators.get(name).build(params, shape=shape)
+    return REGISTRIES.generators.get(name).create(params, shape=shape)
 
 
 def all_regularizers() -> dict:
-    return {name: REGISTRIES.regularizers.get(name).build({}) for name in REGULARIZERS}
+    return {name: REGISTRIES.regularizers.get(name).create({}) for name in REGULARIZERS}
 
 
 def assert_finite_grads(module: nn.Module, what: str) -> None:
@@ -115,7 +115,7 @@ def test_energy_trains_under_every_loss(case, loss_name: str) -> None:
     torch.manual_seed(0)
     energy = build_energy(name, params, shape)
     generator = build_generator("mlp", {}, shape) if "mlp" in REGISTRIES.generators else None
-    loss = REGISTRIES.losses.get(loss_name).build({})
+    loss = REGISTRIES.losses.get(loss_name).create({})
     real = images(shape)
     fake = generator(latent(generator)).detach() if generator is not None else images(shape, seed=5)
     regs = regularizers_for(energy, real)
@@ -147,7 +147,7 @@ def test_generator_builds_and_trains(case) -> None:
     regs = regularizers_for(energy, fake.detach())
     for loss_name in LOSSES:
         generator.zero_grad(set_to_none=True)
-        total = generator_total(energy, REGISTRIES.losses.get(loss_name).build({}), regs, generator(latent(generator)))
+        total = generator_total(energy, REGISTRIES.losses.get(loss_name).create({}), regs, generator(latent(generator)))
         assert math.isfinite(total.item()), loss_name
         total.backward()
         assert_finite_grads(generator, f"generator {name} under {loss_name}")
@@ -155,7 +155,7 @@ def test_generator_builds_and_trains(case) -> None:
 
 @pytest.mark.parametrize("name", LOSSES)
 def test_loss_defaults_finite_values_and_grads(name: str) -> None:
-    loss = REGISTRIES.losses.get(name).build({})
+    loss = REGISTRIES.losses.get(name).create({})
     g = torch.Generator().manual_seed(0)
     s_real = (torch.rand(BATCH, generator=g) * 3).requires_grad_()
     s_fake = (torch.rand(BATCH + 2, generator=g) * 3).requires_grad_()
@@ -170,7 +170,7 @@ def test_loss_defaults_finite_values_and_grads(name: str) -> None:
 
 @pytest.mark.parametrize("name", REGULARIZERS)
 def test_regularizer_defaults_on_its_side(name: str) -> None:
-    reg = REGISTRIES.regularizers.get(name).build({})
+    reg = REGISTRIES.regularizers.get(name).create({})
     assert reg.side in ("discriminator", "generator")
     assert isinstance(reg.weight, (int, float)) and math.isfinite(reg.weight)
     torch.manual_seed(0)
@@ -230,7 +230,7 @@ def test_as_energy_wraps_a_plain_tensor_energy() -> None:
 
 
 def test_as_energy_leaves_an_energy_alone() -> None:
-    energy = REGISTRIES.energies.get("autoencoder").build({}, shape=SMALL)
+    energy = REGISTRIES.energies.get("autoencoder").create({}, shape=SMALL)
     assert as_energy(energy) is energy
 
 
@@ -245,10 +245,10 @@ def test_plain_energy_feeds_losses_but_not_code_regularizers() -> None:
     energy = as_energy(PlainNorm())
     x = torch.rand(4, 1, 2, 2)
     out = energy(x)
-    loss = REGISTRIES.losses.get("margin").build({})
+    loss = REGISTRIES.losses.get("margin").create({})
     assert math.isfinite(loss.discriminator(out.energy, out.energy).item())
     if "pullaway" in REGISTRIES.regularizers:
-        reg = REGISTRIES.regularizers.get("pullaway").build({})
+        reg = REGISTRIES.regularizers.get("pullaway").create({})
         with pytest.raises(ValueError, match="code"):
             reg(RegularizerInputs(energy, None, x, None, out))
 
@@ -265,7 +265,7 @@ def test_reconstruction_distances_hand_values() -> None:
 
 
 def test_l2_autoencoder_energy_is_the_norm_of_the_residual() -> None:
-    energy = REGISTRIES.energies.get("autoencoder").build({"distance": "l2", "size": 4}, shape=SMALL).double()
+    energy = REGISTRIES.energies.get("autoencoder").create({"distance": "l2", "size": 4}, shape=SMALL).double()
     x = images(SMALL).double()
     out = energy(x)
     expected = torch.linalg.vector_norm((out.reconstruction - x).flatten(1), dim=1)

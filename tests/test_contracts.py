@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from energan.checkpoint import load_checkpoint
-from energan.config import TrainConfig, read_toml
+from energan.config import TrainConfig, read_toml, resolve
 from energan.errors import ConfigError
 from energan.heldout import KEYS as HELDOUT_KEYS
 from energan.plugins import PluginWarning, load_plugins
@@ -45,6 +45,9 @@ DARKNESS_PLUGIN = """
 
         def __init__(self, params):
             self.samples = params.samples
+
+        def prepare(self, data):
+            pass  # nothing to cache
 
         def evaluate(self, generate, data, final=True):
             torch_rng_draw = None  # a metric may use randomness freely: the trainer forks the RNG around it
@@ -85,7 +88,7 @@ def test_best_checkpoint_follows_a_lower_is_better_objective(tmp_path: Path, qui
 def test_objective_names_a_configured_metric(tmp_path: Path) -> None:
     plugins = load_plugins([str(plugin_file(tmp_path, DARKNESS_PLUGIN))])
     config = TrainConfig.from_dict({"metrics": {"darkness": {}}})
-    metrics = build_metrics(config.metrics, plugins.registries)
+    metrics = build_metrics(resolve(config, plugins.registries).metrics, plugins.registries)
     assert objective(metrics, "").higher_is_better is False and objective(metrics, "darkness").key == "darkness"
     with pytest.raises(ConfigError, match="objective 'fid' is not one of the run's metrics \\(darkness\\); add it with --metric fid"):
         objective(metrics, "fid")
@@ -93,7 +96,7 @@ def test_objective_names_a_configured_metric(tmp_path: Path) -> None:
 
 def test_evaluation_leaves_the_training_rng_alone(tmp_path: Path) -> None:
     plugins = load_plugins([str(plugin_file(tmp_path, DARKNESS_PLUGIN))])
-    metrics = build_metrics({"darkness": {}}, plugins.registries)
+    metrics = build_metrics(resolve(TrainConfig.from_dict({"metrics": {"darkness": {}}}), plugins.registries).metrics, plugins.registries)
     torch.manual_seed(5)
     before = torch.get_rng_state()
     evaluate(metrics, lambda n: torch.randn(n, 1, 8, 8), None, final=True)

@@ -32,6 +32,9 @@ class Brightness:
     higher_is_better = True
     requires = frozenset()
 
+    def prepare(self, data):
+        """Nothing to cache."""
+
     def evaluate(self, generate: Callable[[int], Any], data: Any, final: bool) -> dict[str, float]:
         means = generate(32).flatten(1).mean(dim=1)
         return {"brightness": means.mean().item(), "brightness_std": means.std().item(), "brightness_real": 0.0}

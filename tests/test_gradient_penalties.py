@@ -131,9 +131,9 @@ def test_gp_gradcheck_float64() -> None:
 
 @pytest.mark.parametrize(("name", "cls"), [("r1", R1), ("gp", GradientPenalty)])
 def test_registered_with_weight_ten(name: str, cls: type) -> None:
-    built = REGISTRIES.regularizers.get(name).build({})
+    built = REGISTRIES.regularizers.get(name).create({})
     assert isinstance(built, cls) and built.weight == 10.0 and built.side == "discriminator"
-    assert REGISTRIES.regularizers.get(name).build({"weight": "2.5"}).weight == 2.5
+    assert REGISTRIES.regularizers.get(name).create({"weight": "2.5"}).weight == 2.5
 
 
 # ---------------------------------------------------------------- spectral normalisation
@@ -158,7 +158,7 @@ def matrix(layer: nn.Module) -> torch.Tensor:
 )
 def test_spectral_norm_leaves_each_layer_with_largest_singular_value_one(energy: str, params: dict, shape: tuple) -> None:
     torch.manual_seed(0)
-    module = REGISTRIES.energies.get(energy).build({**params, "spectral_norm": True}, shape=shape)
+    module = REGISTRIES.energies.get(energy).create({**params, "spectral_norm": True}, shape=shape)
     layers = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
     assert layers and all(parametrize.is_parametrized(layer, "weight") for layer in layers)
     x = torch.rand(4, *shape) * 2 - 1
@@ -168,5 +168,5 @@ def test_spectral_norm_leaves_each_layer_with_largest_singular_value_one(energy:
     module.eval()  # read σ without another iteration
     for layer in layers:
         assert torch.linalg.matrix_norm(matrix(layer), ord=2).item() == pytest.approx(1.0, abs=0.01)
-    plain = REGISTRIES.energies.get(energy).build(params, shape=shape)  # without the option (the default): plain layers
+    plain = REGISTRIES.energies.get(energy).create(params, shape=shape)  # without the option (the default): plain layers
     assert not any(parametrize.is_parametrized(m) for m in plain.modules())

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from energan.components import EnergyOutput
+from energan.components import EnergyOutput, Metric
 from energan.data import ImageData
-from energan.heldout import energy_gap
+from energan.heldout import HeldoutEnergy, energy_gap
 
 
 class PixelMean(nn.Module):
@@ -45,6 +45,14 @@ def test_a_small_test_split_sets_the_count() -> None:
     data = ImageData(key="toy", train_images=_levels(900, 0.0), test_images=_levels(300, 0.0))
     values = energy_gap(PixelMean(), data, lambda n: torch.zeros(n, 1, 2, 2) + n, torch.device("cpu"))
     assert abs(values["energy_train"] - 0.1495) < 1e-6 and values["energy_samples"] == 300  # 300 of each
+
+
+def test_the_gap_is_a_metric_of_the_runs_energy() -> None:
+    data = ImageData(key="toy", train_images=_levels(1500, 0.0), test_images=_levels(1200, 0.5))
+    metric = HeldoutEnergy(PixelMean(), torch.device("cpu"))
+    assert isinstance(metric, Metric) and metric.requires == frozenset()
+    values = metric.evaluate(lambda n: torch.full((n, 1, 2, 2), -0.25), data, final=True)
+    assert values == energy_gap(PixelMean(), data, lambda n: torch.full((n, 1, 2, 2), -0.25), torch.device("cpu"))
 
 
 def test_no_test_split_no_values() -> None:

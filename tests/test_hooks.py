@@ -81,6 +81,9 @@ class Stripes:
             higher_is_better = True
             requires = frozenset()
 
+            def prepare(self, data):
+                """Nothing to cache."""
+
             def evaluate(self, generate: Any, data: Any, final: bool) -> dict[str, float]:
                 return {"brightness": generate(10).mean().item()}
 

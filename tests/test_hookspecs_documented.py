@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from energan import hookspecs
+from energan import hookspecs, kinds
 
 ROOT = Path(__file__).parents[1]
-HOOKS = sorted(name for name, value in vars(hookspecs).items() if inspect.isfunction(value) and hasattr(value, "energan_spec"))
+REGISTRATION = vars(hookspecs.registration_hooks(kinds.KINDS))  # one per component kind, made from its record
+HOOKS = sorted(
+    name for name, value in {**vars(hookspecs), **REGISTRATION}.items() if inspect.isfunction(value) and hasattr(value, "energan_spec")
+)
 
 
 def test_there_are_hooks() -> None:

@@ -234,7 +234,7 @@ def test_as_image_puts_x_on_columns_and_y_on_rows() -> None:
 
 def test_a_third_party_loss_without_closed_form_is_solved_numerically() -> None:
     plugins = load_plugins(["plugin_fixtures"])
-    loss = plugins.registries.losses.get("exponential").build({})
+    loss = plugins.registries.losses.get("exponential").create({})
     result = analyse(loss, "exponential", parse_density(P_SPEC), parse_density(Q_SPEC), learn_steps=0, theta_count=9)
     assert result.closed_form is None
     region = comparison_region(result.log_p, result.log_q, floor=1e-3)

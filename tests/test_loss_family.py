@@ -180,7 +180,7 @@ def test_a_stateful_loss_resumes_exactly_after_kill_9(cli, quick_config, tmp_pat
 
 def load_resumable_step(run: Path) -> int:
     """The step a resume of ``run`` continues from."""
-    from energan.resume import load_resumable
+    from energan.rundir import load_resumable
 
     return load_resumable(run).step
 

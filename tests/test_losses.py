@@ -218,14 +218,14 @@ def test_margin_gradient_by_hand() -> None:
 
 
 def test_registry_margin_is_the_same_maths(losses) -> None:
-    built = losses.get("margin").build({"margin": 2})
+    built = losses.get("margin").create({"margin": 2})
     assert isinstance(built, MarginLoss) and built.margin == 2
     # same hand value as test_margin_hand_values_other_margin: 0.35 + 1.1 = 1.45
     assert built.discriminator(t(0.2, 0.5), t(0.3, 1.5)).item() == pytest.approx(1.45, abs=1e-12)
     # default m = 0.5: f_D = mean(0.2, 0.5) + mean([0.5 − 0.3]⁺, [0.5 − 1.5]⁺) = 0.35 + 0.1 = 0.45
-    assert losses.get("margin").build({}).discriminator(t(0.2, 0.5), t(0.3, 1.5)).item() == pytest.approx(0.45)
+    assert losses.get("margin").create({}).discriminator(t(0.2, 0.5), t(0.3, 1.5)).item() == pytest.approx(0.45)
     # a string value from --set is coerced
-    assert losses.get("margin").build({"margin": "2"}).margin == 2.0
+    assert losses.get("margin").create({"margin": "2"}).margin == 2.0
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_registry_margin_is_the_same_maths(losses) -> None:
     ids=["margin", "logistic-default", "logistic-sat", "lsif"],
 )
 def test_registry_losses_match_direct_construction(losses, name: str, params: dict, direct: SeparableLoss) -> None:
-    built = losses.get(name).build(params)
+    built = losses.get(name).create(params)
     assert type(built) is type(direct)
     g = torch.Generator().manual_seed(3)
     s_real = torch.randn(9, dtype=torch.float64, generator=g)
@@ -252,5 +252,5 @@ def test_registry_losses_match_direct_construction(losses, name: str, params: di
 
 def test_registry_logistic_default_is_non_saturating(losses) -> None:
     # f_G(non-saturating) at s = [−1, 2] = 1.220095 (see test_logistic_hand_values), not −0.720095
-    value = losses.get("logistic").build({}).generator(t(-1.0, 2.0)).item()
+    value = losses.get("logistic").create({}).generator(t(-1.0, 2.0)).item()
     assert value == pytest.approx((softplus(-1.0) + softplus(2.0)) / 2, abs=1e-12)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energan.commands.plugins_list import _describe
-from energan.config import ComponentChoice, TrainConfig, TrainSettings, apply_overrides, read_toml, resolve, save_config
+from energan.config import ComponentChoice, Resolved, TrainConfig, TrainSettings, apply_overrides, read_toml, resolve, save_config
 from energan.default_plugins.autoencoder import AutoEncoderParams
 from energan.default_plugins.generators import MLPGeneratorParams
 from energan.default_plugins.inception import InceptionParams
@@ -21,6 +21,7 @@ from energan.default_plugins.mnist5k import Mnist5kParams
 from energan.default_plugins.pullaway import PullAwayParams
 from energan.errors import ConfigError, PluginError
 from energan.hookspecs import hookimpl
+from energan.kinds import LOSS, REGULARIZER, ComponentKind
 from energan.params import applying_dict, build_params, describe_params, param, params_dict
 from energan.plugins import load_plugins
 from energan.registry import Registry
@@ -254,19 +255,24 @@ def factory(params: MarginParams, shape: tuple[int, ...]) -> tuple:
     return (shape, params.margin)
 
 
+def kind(name: str) -> ComponentKind:
+    """A kind whose factories may build anything: these tests are about the registry itself."""
+    return ComponentKind(name, f"{name}s", name, name, "builtins:object", (), "things a registry test builds")
+
+
 def test_register_get_and_build() -> None:
-    registry: Registry = Registry("loss")
+    registry: Registry = Registry(kind("loss"))
     registry.register("hinge", factory, params=MarginParams, plugin="mine")
     component = registry.get("hinge")
-    assert (component.kind, component.name, component.plugin) == ("loss", "hinge", "mine")
+    assert (component.kind.name, component.name, component.plugin) == ("loss", "hinge", "mine")
     assert component.description == "Builds a thing."
-    assert component.build({"margin": "2.5"}, shape=(1, 8, 8)) == ((1, 8, 8), 2.5)
+    assert component.build(component.resolve({"margin": "2.5"}), shape=(1, 8, 8)) == ((1, 8, 8), 2.5)
     assert component.resolve({}) == MarginParams(margin=0.5)
     assert "hinge" in registry and len(registry) == 1 and registry.names() == ["hinge"]
 
 
 def test_duplicate_name_from_two_plugins_names_both() -> None:
-    registry: Registry = Registry("loss")
+    registry: Registry = Registry(kind("loss"))
     registry.register("hinge", factory, params=MarginParams, plugin="first_plugin")
     with pytest.raises(PluginError) as info:
         registry.register("hinge", factory, plugin="second_plugin")
@@ -276,7 +282,7 @@ def test_duplicate_name_from_two_plugins_names_both() -> None:
 
 
 def test_unknown_name_lists_valid_names_and_closest() -> None:
-    registry: Registry = Registry("loss")
+    registry: Registry = Registry(kind("loss"))
     for name in ("margin", "logistic", "lsif"):
         registry.register(name, factory, plugin="p")
     with pytest.raises(ConfigError) as info:
@@ -286,7 +292,7 @@ def test_unknown_name_lists_valid_names_and_closest() -> None:
     assert "did you mean 'margin'?" in text
     assert "valid: logistic, lsif, margin" in text
     with pytest.raises(ConfigError, match="none registered"):
-        Registry("metric").get("anything")
+        Registry(kind("metric")).get("anything")
 
 
 @pytest.mark.parametrize(
@@ -301,7 +307,7 @@ def test_unknown_name_lists_valid_names_and_closest() -> None:
 )
 def test_invalid_registrations_are_plugin_errors(name, fn, params, message: str) -> None:
     with pytest.raises(PluginError, match=message) as info:
-        Registry("loss").register(name, fn, params=params, plugin="culprit")
+        Registry(kind("loss")).register(name, fn, params=params, plugin="culprit")
     assert "'culprit'" in str(info.value)
 
 
@@ -341,7 +347,7 @@ def custom_config() -> TrainConfig:
         loss=ComponentChoice("logistic", {"generator_loss": "saturating"}),
         generator=ComponentChoice("dcgan", {"width": 8}),
         data=ComponentChoice("digits", {"size": 16}),
-        regularizers={"pullaway": {"weight": 0.3}},
+        reg={"pullaway": {"weight": 0.3}},
         metrics={},
     )
 
@@ -360,7 +366,7 @@ def test_to_dict_layout() -> None:
     assert document["reg"] == {"pullaway": {"weight": 0.3}}
     assert document["metrics"] == {}
     document["reg"]["pullaway"]["weight"] = 9  # a copy: the config is not aliased
-    assert custom_config().regularizers["pullaway"]["weight"] == 0.3
+    assert custom_config().reg["pullaway"]["weight"] == 0.3
 
 
 def test_from_dict_keeps_component_names_when_a_table_omits_name() -> None:
@@ -406,8 +412,8 @@ def test_apply_overrides_feed_from_dict() -> None:
     assert config.loss.name == "margin"
     registries = load_plugins().registries
     resolved = resolve(config, registries)
-    assert resolved.loss.params == {"margin": 2.0}
-    assert resolved.regularizers["pullaway"]["weight"] == 0.3
+    assert resolved.loss.values == {"margin": 2.0}
+    assert resolved.reg["pullaway"].values["weight"] == 0.3
 
 
 @pytest.mark.parametrize(
@@ -435,22 +441,23 @@ def test_apply_overrides_through_a_non_table_is_a_config_error() -> None:
 
 
 def test_resolve_fills_every_default(registries) -> None:
-    config = TrainConfig(regularizers={"pullaway": {}})
+    config = TrainConfig(reg={"pullaway": {}})
     resolved = resolve(config, registries)
-    assert resolved.energy == ComponentChoice("autoencoder", applying_dict(AutoEncoderParams()))
-    assert resolved.loss == ComponentChoice("margin", params_dict(MarginParams()))
-    assert resolved.regularizers == {"pullaway": params_dict(PullAwayParams())}
-    assert resolved.metrics == {"inception_score": params_dict(InceptionParams())}
-    assert resolved.generator == ComponentChoice("mlp", params_dict(MLPGeneratorParams()))
-    assert config.regularizers == {"pullaway": {}}  # resolve returns a copy
-    assert resolve(resolved, registries) == resolved  # idempotent
-    assert resolve(TrainConfig.from_dict(resolved.to_dict()), registries) == resolved
+    assert resolved.energy == Resolved("autoencoder", AutoEncoderParams(), applying_dict(AutoEncoderParams()))
+    assert resolved.loss == Resolved("margin", MarginParams(), params_dict(MarginParams()))
+    assert resolved.reg == {"pullaway": Resolved("pullaway", PullAwayParams(), params_dict(PullAwayParams()))}
+    assert resolved.metrics == {"inception_score": Resolved("inception_score", InceptionParams(), params_dict(InceptionParams()))}
+    assert resolved.generator == Resolved("mlp", MLPGeneratorParams(), params_dict(MLPGeneratorParams()))
+    assert config.reg == {"pullaway": {}}  # the input is not modified
+    assert resolve(TrainConfig.from_dict(resolved.to_dict()), registries) == resolved  # what config.toml saves resolves to the same
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.settings = TrainSettings()  # type: ignore[misc]
 
 
 def test_resolve_coerces_strings(registries) -> None:
     config = TrainConfig(energy=ComponentChoice("autoencoder", {"n_layers": "4", "batch_norm": "yes"}))
     resolved = resolve(config, registries)
-    assert resolved.energy.params["n_layers"] == 4 and resolved.energy.params["batch_norm"] is True
+    assert resolved.energy.values["n_layers"] == 4 and resolved.energy.values["batch_norm"] is True
 
 
 @pytest.mark.parametrize(
@@ -461,8 +468,8 @@ def test_resolve_coerces_strings(registries) -> None:
         (TrainConfig(energy=ComponentChoice("autoencoder", {"bdy": "conv"})), "did you mean 'body'?"),
         (TrainConfig(energy=ComponentChoice("autoencoder", {"body": "rnn"})), "mlp, conv"),
         (TrainConfig(energy=ComponentChoice("autoencodr")), "did you mean 'autoencoder'?"),
-        (TrainConfig(regularizers={"pullaway": {"weight": "heavy"}}), "expected a number"),
-        (TrainConfig(regularizers={"pulaway": {}}), "did you mean 'pullaway'?"),
+        (TrainConfig(reg={"pullaway": {"weight": "heavy"}}), "expected a number"),
+        (TrainConfig(reg={"pulaway": {}}), "did you mean 'pullaway'?"),
         (TrainConfig(metrics={"inception_score": {"samples": 1}}), "outside the valid range"),
     ],
 )
@@ -476,35 +483,41 @@ def test_resolve_rejects_bad_components(registries, config: TrainConfig, message
 
 
 def test_build_passes_the_resolved_instance_as_is() -> None:
-    registry: Registry = Registry("loss")
+    registry: Registry = Registry(kind("loss"))
     registry.register("hinge", factory, params=MarginParams, plugin="mine")
     received = []
     component = dataclasses.replace(registry.get("hinge"), factory=lambda params, **context: received.append(params))
     instance = MarginParams(margin=3.0)
     component.build(instance)
     assert received[0] is instance  # not validated or rebuilt again
-    component.build({"margin": "1"})
-    assert received[1] == MarginParams(margin=1.0)
+    with pytest.raises(TypeError, match="built from its resolved parameters"):
+        component.build({"margin": "1"})  # raw values are resolved first, once, by resolve()
 
 
 def test_build_without_params_passes_the_context_only() -> None:
-    registry: Registry = Registry("dataset")
+    registry: Registry = Registry(kind("dataset"))
     registry.register("fixed", lambda data_dir: ("fixed", data_dir), plugin="mine")
-    assert registry.get("fixed").build({}, data_dir="d") == ("fixed", "d")
     assert registry.get("fixed").build(None, data_dir="d") == ("fixed", "d")
     with pytest.raises(ConfigError, match="dataset 'fixed' takes no parameters, got size"):
-        registry.get("fixed").build({"size": 8}, data_dir="d")
+        registry.get("fixed").resolve({"size": 8})
+
+
+def test_build_checks_the_kinds_protocol() -> None:
+    registry: Registry = Registry(LOSS)
+    registry.register("broken", lambda: "not a loss", plugin="mine")
+    with pytest.raises(PluginError, match=r"loss .broken. built a str, which does not follow energan.components.LossProtocol"):
+        registry.get("broken").build(None)
 
 
 def test_resolve_keeps_the_instances(registries) -> None:
-    config = TrainConfig(loss=ComponentChoice("margin", {"margin": "2"}), regularizers={"pullaway": {"weight": "0.3"}})
+    config = TrainConfig(loss=ComponentChoice("margin", {"margin": "2"}), reg={"pullaway": {"weight": "0.3"}})
     resolved = resolve(config, registries)
-    assert resolved.loss.resolved == MarginParams(margin=2.0)
-    assert resolved.energy.resolved == AutoEncoderParams()
-    assert resolved.data.resolved == Mnist5kParams(pad=False)
-    assert resolved.resolved_tables["regularizers"] == {"pullaway": PullAwayParams(weight=0.3)}
-    assert resolved.resolved_tables["metrics"] == {"inception_score": InceptionParams()}
-    assert config.loss.resolved is None and config.resolved_tables == {}  # the input is not modified
+    assert resolved.loss.params == MarginParams(margin=2.0)
+    assert resolved.energy.params == AutoEncoderParams()
+    assert resolved.data.params == Mnist5kParams(pad=False)
+    assert {name: chosen.params for name, chosen in resolved.reg.items()} == {"pullaway": PullAwayParams(weight=0.3)}
+    assert {name: chosen.params for name, chosen in resolved.metrics.items()} == {"inception_score": InceptionParams()}
+    assert config.loss == ComponentChoice("margin", {"margin": "2"})  # the input is not modified
 
 
 # ---------------------------------------------------------------- parameters that apply to some choices
@@ -555,7 +568,7 @@ def test_autoencoder_parameters_apply_to_their_bodies() -> None:
 
 def test_component_build_rejects_a_parameter_that_does_not_apply(registries) -> None:
     with pytest.raises(ConfigError, match=r"energy 'autoencoder': width applies to body conv, timm only, not to body mlp") as info:
-        registries.energies.get("autoencoder").build({"width": 64}, shape=(1, 8, 8))
+        registries.energies.get("autoencoder").resolve({"width": 64})
     assert "\n" not in str(info.value)
 
 
@@ -569,7 +582,7 @@ def test_set_a_parameter_that_does_not_apply_is_a_one_line_error(registries) -> 
 def test_conv_config_resolves_saves_and_resolves_again(registries, tmp_path: Path) -> None:
     raw = apply_overrides({}, ["energy.body=conv", "energy.width=16", "energy.stages=1"])
     resolved = resolve(TrainConfig.from_dict(raw), registries)
-    assert resolved.energy.params == {
+    assert resolved.energy.values == {
         "body": "conv",
         "distance": "mse",
         "batch_norm": False,
@@ -578,12 +591,12 @@ def test_conv_config_resolves_saves_and_resolves_again(registries, tmp_path: Pat
         "stages": 1,
         "spectral_norm": False,
     }
-    assert resolved.energy.resolved == AutoEncoderParams(body="conv", width=16, stages=1)  # every field
+    assert resolved.energy.params == AutoEncoderParams(body="conv", width=16, stages=1)  # every field
     save_config(tmp_path / "config.toml", resolved, {"energan": "0"})
     saved = read_toml(tmp_path / "config.toml")
     assert "dropout" not in saved["energy"] and "timm_model" not in saved["energy"]
     again = resolve(TrainConfig.from_dict(saved), registries)
-    assert again == resolved and again.energy.resolved == resolved.energy.resolved
+    assert again == resolved and again.energy.params == resolved.energy.params
 
 
 def test_a_config_listing_parameters_of_another_body_is_refused(registries) -> None:
@@ -594,7 +607,7 @@ def test_a_config_listing_parameters_of_another_body_is_refused(registries) -> N
         resolve(legacy, registries)
     assert resolve(
         TrainConfig(energy=ComponentChoice("autoencoder", applying_dict(AutoEncoderParams()))), registries
-    ).energy.params == applying_dict(AutoEncoderParams())
+    ).energy.values == applying_dict(AutoEncoderParams())
 
 
 def test_describe_and_list_where_a_parameter_applies() -> None:
@@ -616,7 +629,7 @@ def test_a_bad_applies_declaration_is_a_registration_error(applies: dict, messag
     fields = [("kind", str, param("a", "k", choices=("a", "b"))), ("x", int, param(1, "x", applies=applies))]
     bad = dataclasses.make_dataclass("Bad", fields, frozen=True)
     with pytest.raises(PluginError, match=message) as info:
-        Registry("energy").register("bad", factory, params=bad, plugin="culprit")
+        Registry(kind("energy")).register("bad", factory, params=bad, plugin="culprit")
     assert "'culprit'" in str(info.value)
 
 
@@ -648,14 +661,14 @@ def test_hyphenated_names_through_set_overrides(hyphen_registries) -> None:
     raw = apply_overrides({}, ["reg.my-reg.weight=0.2", "loss.name=my-loss", "loss.margin=3"])
     assert raw["reg"] == {"my-reg": {"weight": "0.2"}}
     resolved = resolve(TrainConfig.from_dict(raw), hyphen_registries)
-    assert resolved.regularizers["my-reg"]["weight"] == 0.2 and resolved.loss == ComponentChoice("my-loss", {"margin": 3.0})
-    assert hyphen_registries.regularizers.get("my-reg").build(resolved.resolved_tables["regularizers"]["my-reg"]).weight == 0.2
+    assert resolved.reg["my-reg"].values["weight"] == 0.2 and resolved.loss == Resolved("my-loss", MarginParams(3.0), {"margin": 3.0})
+    assert resolved.build_all(REGULARIZER, hyphen_registries)["my-reg"].weight == 0.2
 
 
 def test_hyphenated_names_in_toml_tables(hyphen_registries, tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text('[loss]\nname = "my-loss"\n[reg.my-reg]\nweight = 0.4\n')
     resolved = resolve(TrainConfig.from_dict(read_toml(path)), hyphen_registries)
-    assert resolved.regularizers["my-reg"]["weight"] == 0.4 and resolved.loss.name == "my-loss"
+    assert resolved.reg["my-reg"].values["weight"] == 0.4 and resolved.loss.name == "my-loss"
     save_config(tmp_path / "config.toml", resolved, {})
     assert resolve(TrainConfig.from_dict(read_toml(tmp_path / "config.toml")), hyphen_registries) == resolved

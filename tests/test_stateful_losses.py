@@ -96,7 +96,7 @@ def test_began_state_round_trip() -> None:
 
 
 def test_began_registered_with_the_paper_defaults(losses) -> None:
-    loss = losses.get("began").build({})
+    loss = losses.get("began").create({})
     assert (loss.gamma, loss.lambda_k, value(loss.k)) == (0.5, 0.001, 0.0)
     assert loss.domain == (0.0, math.inf)  # refuses an energy unbounded below, like the margin loss
 

@@ -13,7 +13,8 @@ from energan.errors import ConfigError
 from energan.plugins import load_plugins
 from energan.sweep.families import SweepSpec, load_family, validate
 from energan.sweep.grids import NAMED_GRIDS, Grid, grid_from_dict, knob_overrides, load_grid
-from energan.sweep.results import PointResult, summarize
+from energan.sweep.report import extremes
+from energan.sweep.results import FamilyResults, PointResult, bootstrap_median_interval, pooled, reliability, summarize
 from energan.sweep.study import fail_unstarted, is_surplus, open_storage, points_to_queue, read_board
 
 State = optuna.trial.TrialState
@@ -52,9 +53,9 @@ def test_point_config_of_a_gan_point() -> None:
     point = {"nLayerG": 4, "nLayerD": 2, "sizeG": 800, "sizeD": 256, "dropoutD": True, "optimD": "sgd", "optimG": "adam", "lr": 1e-4}
     config = resolve(spec.config(point, "somewhere", "p0007"), plugins.registries)
     settings = config.settings
-    assert (config.energy.name, config.loss.name, config.regularizers) == ("logit", "logistic", {})
-    assert (config.generator.params["n_layers"], config.generator.params["size"]) == (4, 800)
-    assert (config.energy.params["n_layers"], config.energy.params["size"], config.energy.params["dropout"]) == (2, 256, 0.5)
+    assert (config.energy.name, config.loss.name, config.reg) == ("logit", "logistic", {})
+    assert (config.generator.values["n_layers"], config.generator.values["size"]) == (4, 800)
+    assert (config.energy.values["n_layers"], config.energy.values["size"], config.energy.values["dropout"]) == (2, 256, 0.5)
     assert (settings.optimizer_d, settings.optimizer_g, settings.lr_d, settings.lr_g) == ("sgd", "adam", 1e-4, 1e-4)
     assert (settings.steps, settings.batch_size, settings.runs_dir, settings.name, settings.eval_every) == (50, 32, "somewhere", "p0007", 0)
     assert list(config.metrics) == ["inception_score"]
@@ -94,7 +95,7 @@ def test_paper_grids_change_only_the_papers_knobs(grid: str, family: str) -> Non
     for setting in ("lr_d", "lr_g", "optimizer_d", "optimizer_g", "ema", "warmup_steps", "augment", "augment_shift", "batch_size"):
         if setting not in knob_keys:
             assert getattr(config.settings, setting) == getattr(shipped.settings, setting), setting
-    assert (config.loss, config.regularizers) == (shipped.loss, shipped.regularizers)
+    assert (config.loss, config.reg) == (shipped.loss, shipped.reg)
 
 
 def test_seeds_grid_runs_the_defaults_on_ten_seeds() -> None:
@@ -110,7 +111,7 @@ def test_ebgan_pt_family_adds_the_pull_away_term() -> None:
     plugins = load_plugins()
     spec = SweepSpec(NAMED_GRIDS["paper-mnist-32"], load_family("ebgan-pt"))
     config = resolve(spec.config(next(spec.grid.points("ebgan-pt")), "r", "p0000"), plugins.registries)
-    assert (config.energy.name, config.loss.name, list(config.regularizers)) == ("autoencoder", "margin", ["pullaway"])
+    assert (config.energy.name, config.loss.name, list(config.reg)) == ("autoencoder", "margin", ["pullaway"])
 
 
 def test_bad_grids_and_families_are_one_line_errors(tmp_path: Path) -> None:
@@ -259,3 +260,50 @@ def test_report_covers_knobs_the_families_do_not_share(tmp_path: Path) -> None:
     text = markdown([ebgan, gan], "s", threshold=2.5, figures=figures)
     assert "| gan | lr | 0.01 | 2.00 [1.50, 2.50] · 50 % |" in text  # scores 1 and 3
     assert "| gan | lr | 0.001 | 3.00 [2.50, 3.50] · 50 % |" in text  # scores 2 and 4
+
+
+# ---------------------------------------------------------------- reliability (issue: the paper's grid on real digits)
+
+
+def scored(score: float | None, classes: float = 10.0, seconds: float = 60.0) -> PointResult:
+    details = {"classes_present": classes} if score is not None else {}
+    return PointResult("ebgan", {"seed": 0}, score, None if score is not None else "boom", 10.0, details, seconds)
+
+
+def test_reliability_of_a_hand_made_table() -> None:
+    points = [scored(9.0), scored(8.5), scored(8.0), scored(None), scored(3.0, classes=2)]
+    r = reliability(points, real_score=10.0, fraction=0.85)
+    assert (r.points, r.failed) == (5, 1)
+    assert r.median == 8.25  # of the four scores: (8.0 + 8.5) / 2
+    assert r.share_good == 2 / 5  # 9.0 and 8.5 reach 8.5; the failed point counts against
+    assert r.share_collapsed == 1 / 5  # the 2-class point
+    assert r.low <= r.median <= r.high
+
+
+def test_bootstrap_interval_of_hand_made_scores() -> None:
+    assert bootstrap_median_interval([7.0] * 6) == (7.0, 7.0)
+    # Three scores: the resampled median is 1 or 3 with probability 7/27 each, so the 2.5th and
+    # 97.5th percentiles of 10 000 resamples are the extremes.
+    assert bootstrap_median_interval([1.0, 2.0, 3.0]) == (1.0, 3.0)
+    many = [float(i) for i in range(40)]
+    low, high = bootstrap_median_interval(many)
+    assert 12 < low < 19.5 < high < 27  # around the median 19.5, inside the quartiles 9.75 and 29.25
+    assert bootstrap_median_interval(many) == (low, high)  # a fixed seed: the report is reproducible
+    assert all(math.isnan(v) for v in bootstrap_median_interval([]))
+
+
+def test_pooled_sweeps_join_each_familys_points() -> None:
+    knobs = {"nLayerG": [2, 4]}
+    seed0 = [FamilyResults("ebgan", knobs, 2, [scored(8.0), scored(7.0)]), FamilyResults("gan", knobs, 2, [scored(6.0)])]
+    seed1 = [FamilyResults("ebgan", knobs, 2, [scored(9.0)])]
+    ebgan, gan = pooled([seed0, seed1])
+    assert (ebgan.family, ebgan.grid_size, [p.score for p in ebgan.points]) == ("ebgan", 4, [8.0, 7.0, 9.0])
+    assert (gan.family, gan.grid_size) == ("gan", 2)
+    with pytest.raises(ConfigError, match="sweeps other knobs"):
+        pooled([seed0, [FamilyResults("ebgan", {"sizeD": [128]}, 1, [])]])
+
+
+def test_extremes_are_the_best_median_and_worst_scored_points() -> None:
+    family = FamilyResults("ebgan", {}, 5, [scored(5.0), scored(None), scored(9.0), scored(7.0), scored(6.0)])
+    assert {rank: p.score for rank, p in extremes(family).items()} == {"best": 9.0, "median": 6.0, "worst": 5.0}
+    assert extremes(FamilyResults("gan", {}, 1, [scored(None)])) == {}

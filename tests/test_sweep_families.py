@@ -31,12 +31,7 @@ def test_a_point_keeps_its_familys_config_and_changes_only_the_knob(name: str) -
     point = resolve(spec.config({"seed": 1}, "r", "p0001"), registries)
     shipped = resolve(spec.config({}, "r", "p"), registries)  # the family with the sweep's settings, no knob
     assert point.settings.seed == 1 and point.settings.steps == 400
-    assert (point.energy, point.loss, point.generator, point.regularizers) == (
-        shipped.energy,
-        shipped.loss,
-        shipped.generator,
-        shipped.regularizers,
-    )
+    assert (point.energy, point.loss, point.generator, point.reg) == (shipped.energy, shipped.loss, shipped.generator, shipped.reg)
     assert point.loss.name == family.config["loss"]["name"]
     assert point.settings.augment == family.config.get("augment", "auto")
 
@@ -48,7 +43,7 @@ def test_a_config_file_is_a_family_named_by_its_stem(tmp_path: Path) -> None:
     assert (family.name, family.origin) == ("my-began", str(path))
     spec = SweepSpec(SEEDS, family, data="digits", steps=10)
     config = resolve(spec.config({"seed": 0}, "r", "p0000"), load_plugins().registries)
-    assert (config.loss.name, config.loss.params["gamma"], config.settings.batch_size, config.data.name) == ("began", 0.9, 32, "digits")
+    assert (config.loss.name, config.loss.values["gamma"], config.settings.batch_size, config.data.name) == ("began", 0.9, 32, "digits")
     assert spec.to_dict()["family"] == "my-began" and spec.to_dict()["family_config"]["loss"]["gamma"] == 0.9
 
 

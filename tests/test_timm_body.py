@@ -18,7 +18,7 @@ def autoencoder():
     ("model", "shape"), [("resnet18", (1, 8, 8)), ("efficientnet_b0", (3, 32, 32)), ("vit_tiny_patch16_224", (3, 32, 32))]
 )
 def test_timm_encoder_energy_is_finite_with_gradients(autoencoder, model: str, shape: tuple[int, int, int]) -> None:
-    energy = autoencoder.build({"body": "timm", "timm_model": model, "code_dim": 16}, shape=shape)
+    energy = autoencoder.create({"body": "timm", "timm_model": model, "code_dim": 16}, shape=shape)
     x = torch.rand(4, *shape) * 2 - 1
     out = energy(x)
     assert out.energy.shape == (4,) and out.code.shape == (4, 16) and out.reconstruction.shape == x.shape
@@ -37,5 +37,5 @@ def test_timm_encoder_energy_is_finite_with_gradients(autoencoder, model: str, s
 )
 def test_bad_timm_models_are_one_line_errors(autoencoder, model: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
-        autoencoder.build({"body": "timm", "timm_model": model}, shape=(1, 8, 8))
+        autoencoder.create({"body": "timm", "timm_model": model}, shape=(1, 8, 8))
     assert "\n" not in str(error.value)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from energan.config import Resolved
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -27,33 +32,37 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _chosen_metrics(args: argparse.Namespace, run_metrics: dict[str, dict]) -> dict[str, dict]:
+def _chosen_metrics(args: argparse.Namespace, run_metrics: Mapping[str, Resolved]) -> dict[str, dict]:
     """Parameters of each metric to score: the run's own (or defaults for --metric), then --set."""
     from energan.config import apply_overrides
     from energan.errors import ConfigError
+    from energan.kinds import METRIC
 
-    chosen = {name: {} for name in args.metric} if args.metric else {name: dict(v) for name, v in run_metrics.items()}
+    chosen = {name: {} for name in args.metric} if args.metric else {name: dict(v.values) for name, v in run_metrics.items()}
     if not chosen:
         raise ConfigError("the run was trained without metrics; name the ones to score with --metric NAME")
     for item in args.overrides:
         parts = item.partition("=")[0].strip().split(".")
-        if len(parts) != 3 or parts[0] != "metrics" or parts[1] not in chosen:
+        if len(parts) != 3 or parts[0] != METRIC.key or parts[1] not in chosen:
             raise ConfigError(f"--set {item!r}: evaluate takes metrics.NAME.KEY=VALUE for a metric it scores ({', '.join(chosen)})")
-    return apply_overrides({"metrics": chosen}, args.overrides)["metrics"]
+    return apply_overrides({METRIC.key: chosen}, args.overrides)[METRIC.key]
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from energan.restore import open_run
+    from energan.config import Resolved
+    from energan.kinds import METRIC
+    from energan.rundir import open_run
     from energan.scoring import build_metrics, evaluate
     from energan.status import RunStatus
 
     plugins = args.loaded_plugins
     loaded = open_run(args.run_dir, plugins, args.checkpoint)
     chosen = _chosen_metrics(args, loaded.config.metrics)
-    metrics = build_metrics(chosen, plugins.registries)
+    registry = plugins.registries[METRIC]
+    metrics = build_metrics({name: Resolved.of(registry.get(name), values) for name, values in chosen.items()}, plugins.registries)
     loaded.status = RunStatus.EVALUATING
     loaded.metrics = evaluate(metrics, loaded.sample, loaded.data, final=True)
     plugins.notify("on_evaluate", run=loaded, step=loaded.step, metrics=loaded.metrics)  # metrics.jsonl, ...

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from energan.lab.figure import save_figure
 
     _check(args)
-    loss = args.loaded_plugins.registries.losses.get(args.loss).build(_overrides(args.overrides))
+    loss = args.loaded_plugins.registries.losses.get(args.loss).create(_overrides(args.overrides))
     p, q = parse_density(args.p), parse_density(args.q)
     with Progress(transient=True, disable=args.json) as progress:
         task = progress.add_task("learning s* on samples", total=args.learn_steps)

@@ -26,9 +26,8 @@ def collect(plugins: Plugins, include_builtins: bool) -> dict[str, Any]:
     shown = [info for info in plugins.info() if include_builtins or info.distribution != "energan"]
     names = {info.name for info in shown}
     components: dict[str, list[dict[str, Any]]] = {}
-    for field in dataclasses.fields(plugins.registries):
-        registry = getattr(plugins.registries, field.name)
-        components[field.name] = [
+    for registry in plugins.registries:
+        components[registry.kind.plural] = [
             {
                 "name": component.name,
                 "plugin": component.plugin,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 THRESHOLD_FRACTION = 0.8  # default threshold: this share of the real images' Inception Score
+GOOD_FRACTION = 0.85  # the reliability table's "good": IS ≥ this share of the real images' IS
 SUCCESS_FRACTION = 0.95  # --points: a point succeeds with IS ≥ this share of the real images' IS ...
 MIN_CLASS_SHARE = 0.05  # ... and every class holding at least this share of the samples
 
@@ -37,11 +38,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Histograms of the Inception Score per knob value (families side by side), best / median heat maps, "
         "and a markdown table of medians, quartiles and the share of runs above a threshold.",
     )
-    parser.add_argument("sweep", metavar="STUDY", help="the sweep name given to (or printed by) energan sweep")
+    parser.add_argument(
+        "sweeps",
+        nargs="+",
+        metavar="STUDY",
+        help="the sweep name given to (or printed by) energan sweep; several sweeps of one grid (other seeds) are pooled",
+    )
     parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
     parser.add_argument("--runs-dir", default="runs", help="where the default storage lives")
     parser.add_argument("--output", type=Path, help="output directory (default <runs-dir>/sweeps/<STUDY>/report)")
     parser.add_argument("--threshold", type=finite, help="IS threshold for the share column (default 80%% of the real images' IS)")
+    parser.add_argument(
+        "--good",
+        type=finite,
+        default=GOOD_FRACTION,
+        metavar="FRACTION",
+        help=f"the reliability table counts a point good at IS ≥ FRACTION × the real images' IS (default {GOOD_FRACTION})",
+    )
     parser.add_argument(
         "--heatmap",
         action="append",
@@ -53,7 +66,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--points",
         action="store_true",
-        help="also table every point (IS ± std, classes present, success, wall time) and show their final samples",
+        help="also table every point (IS ± std, classes present, success, wall time), show their final samples, and "
+        "copy the final samples of each family's best, median and worst point beside the report",
     )
     parser.add_argument(
         "--success",
@@ -79,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from energan.extras import require
     from energan.sweep.report import (
         cell,
+        copy_extreme_samples,
+        extremes_markdown,
         heatmap_pairs,
         markdown,
         points_markdown,
@@ -88,14 +104,15 @@ def run(args: argparse.Namespace) -> int:
         write_markdown,
         write_montage,
     )
-    from energan.sweep.results import load_results, real_score, summarize
+    from energan.sweep.results import load_results, pooled, real_score, summarize
     from energan.sweep.study import default_storage, open_storage
 
     require("optuna", "sweep", "energan report needs Optuna")
     storage = open_storage(args.storage or default_storage(args.runs_dir))
-    results = [family for family in load_results(storage, args.sweep) if family.points]
+    sweep = " + ".join(args.sweeps)
+    results = [family for family in pooled([load_results(storage, name) for name in args.sweeps]) if family.points]
     if not results:
-        raise ConfigError(f"sweep {args.sweep!r} has no finished point yet")
+        raise ConfigError(f"sweep {sweep!r} has no finished point yet")
     knobs = shared_knobs(results)
     for pair in args.heatmap:
         unknown = [knob for knob in pair if knob not in knobs]
@@ -105,17 +122,20 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold is None and ceiling is None:
         raise ConfigError("no point recorded the real images' Inception Score; pass --threshold")
     threshold = args.threshold if args.threshold is not None else THRESHOLD_FRACTION * ceiling
-    output = args.output or Path(args.runs_dir) / "sweeps" / args.sweep / "report"
+    output = args.output or Path(args.runs_dir) / "sweeps" / args.sweeps[0] / "report"
     output.mkdir(parents=True, exist_ok=True)
     figures = write_figures(results, output, ceiling, heatmap_pairs(knobs, args.heatmap))
-    text = markdown(results, args.sweep, threshold, figures)
+    text = markdown(results, sweep, threshold, figures, ceiling, args.good)
     if args.points:
         montage = write_montage(results, output / "samples.png")
         text += "\n" + points_markdown(results, args.success, args.min_share, montage)
         figures += [montage] if montage else []
+        copied = copy_extreme_samples(results, output)
+        text += "\n" + extremes_markdown(copied) if copied else ""
+        figures += [path for *_, path in copied]
     write_markdown(output / "report.md", text)
 
-    table = Table(title=f"sweep {args.sweep}: Inception Score (share ≥ {threshold:.2f})")
+    table = Table(title=f"sweep {sweep}: Inception Score (share ≥ {threshold:.2f})")
     for column in ("family", "finished", "failed", "median", "Q1", "Q3", "best", "share"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for family in results:

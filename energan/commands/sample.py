@@ -53,7 +53,7 @@ def check_fits_in_memory(n: int, shape: tuple[int, ...]) -> None:
 def run(args: argparse.Namespace) -> int:
     from energan.errors import ConfigError
     from energan.images import save_grid
-    from energan.restore import open_run
+    from energan.rundir import open_run
     from energan.streams import Stream, stream_seed
 
     suffix = args.output.suffix.lower()

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     families = unique_families([load_family(family) for family in args.family])
     check_family_knobs(grid, families)
-    metric = args.loaded_plugins.registries.metrics.get(args.objective).build({})
+    metric = args.loaded_plugins.registries.metrics.get(args.objective).create({})
     specs = [
         SweepSpec(
             grid,

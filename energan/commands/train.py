@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from energan.config import TrainConfig
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -12,17 +16,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train an energy-based GAN",
         description="Train a run. Precedence: defaults < --config file < flags < --set.",
     )
-    parser.add_argument("--energy", help="energy name (default autoencoder)")
-    parser.add_argument("--loss", help="loss name (default margin)")
-    parser.add_argument("--reg", action="append", metavar="NAME", help="regularizer name; repeatable; 'none' for none")
-    parser.add_argument(
-        "--metric",
-        action="append",
-        metavar="NAME",
-        help="metric name (default inception_score); repeatable; 'none' for none; e.g. mode_coverage for grid25",
-    )
-    parser.add_argument("--generator", help="generator name (default mlp)")
-    parser.add_argument("--data", help="dataset name (default mnist5k: 5 000 real MNIST digits, embedded)")
+    add_component_flags(parser)
     parser.add_argument("--download", action="store_true", help="let the dataset fetch its files into --data-dir (mnist)")
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument(
@@ -39,6 +33,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 SETTING_DEST = "setting_"  # argparse destination prefix of the flags generated from TrainSettings
+COMPONENT_DEST = "component_"  # ... and of the flags generated from the component kinds
+
+
+def add_component_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per component kind (``--energy NAME``; ``--reg NAME``, repeatable, for a kind a run
+    takes several of), generated from its record (energan.kinds); ``energan plugins`` lists the names."""
+    from energan import kinds
+
+    for kind in kinds.KINDS:
+        default = ", ".join(kind.default) or "none"
+        options: dict = {"dest": COMPONENT_DEST + kind.key, "metavar": "NAME"}
+        if kind.many:
+            options.update(action="append", help=f"{kind.name} name (default {default}); repeatable; 'none' for none")
+        else:
+            options["help"] = f"{kind.name} name (default {default})"
+        parser.add_argument(f"--{kind.flag}", **options)
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -63,13 +73,27 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, **options)
 
 
-def _switch_components(raw: dict, args: argparse.Namespace) -> dict:
+def _chosen_components(args: argparse.Namespace) -> dict[str, str | list[str]]:
+    """The component flags given: config key -> a name, or the names of a kind of several."""
+    given = {dest.removeprefix(COMPONENT_DEST): value for dest, value in vars(args).items() if dest.startswith(COMPONENT_DEST)}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _switch_components(raw: dict, chosen: dict[str, str | list[str]]) -> dict:
     """``--energy X`` etc.: a component that differs from the config file's drops its parameters."""
-    chosen = {"energy": args.energy, "loss": args.loss, "generator": args.generator, "data": args.data}
-    for table, name in chosen.items():
-        current = raw.get(table, {})
-        if name is not None and not (isinstance(current, dict) and current.get("name") == name):
-            raw[table] = {"name": name}
+    for key, name in chosen.items():
+        current = raw.get(key, {})
+        if isinstance(name, str) and not (isinstance(current, dict) and current.get("name") == name):
+            raw[key] = {"name": name}
+    return raw
+
+
+def _name_components(raw: dict, chosen: dict[str, str | list[str]]) -> dict:
+    """``--reg A --reg B``: a kind's components, keeping the parameters a file or --set gave them."""
+    for key, names in chosen.items():
+        if isinstance(names, list):
+            current = raw.get(key, {})
+            raw[key] = {name: current.get(name, {}) if isinstance(current, dict) else {} for name in names if name != "none"}
     return raw
 
 
@@ -87,28 +111,34 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
     return [*flags, "data.download=true"] if args.download else flags
 
 
-def run(args: argparse.Namespace) -> int:
-    import signal
-
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The config a parsed ``energan train`` asks for: the saved run's (``--resume``) or the
+    ``--config`` file's, then the component flags, the setting flags and ``--set``, in that order."""
     from energan.config import TrainConfig, apply_overrides, read_run_config, read_toml
-    from energan.distributed import world_from_environment
     from energan.errors import ConfigError
-    from energan.status import RunStatus
-    from energan.trainer import train
 
+    chosen = _chosen_components(args)
     if args.resume:
-        if args.config or any(v is not None for v in (args.energy, args.loss, args.reg, args.metric, args.generator, args.data)):
-            raise ConfigError("--resume continues a run with its saved config; only --steps, --device, --log and --set may change")
+        if args.config or chosen:
+            raise ConfigError(
+                "--resume continues a run with its saved config: --config and the component flags cannot change it; "
+                "the settings a resume may change (steps, learning rates, intervals, device, ...) take their flags or --set"
+            )
         raw = read_run_config(args.resume)
     else:
         raw = read_toml(args.config) if args.config else {}
-    raw = apply_overrides(_switch_components(raw, args), _flag_overrides(args) + args.overrides)
-    for table, chosen in (("reg", args.reg), ("metrics", args.metric)):
-        if chosen:  # the named tables, keeping parameters a config file or --set gave them
-            previous = raw.get(table, {})
-            raw[table] = {name: previous.get(name, {}) for name in chosen if name != "none"}
-    config = TrainConfig.from_dict(raw)
-    result = train(config, plugins=args.loaded_plugins, resume=args.resume)
+    raw = _name_components(apply_overrides(_switch_components(raw, chosen), _flag_overrides(args) + args.overrides), chosen)
+    return TrainConfig.from_dict(raw)
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from energan.distributed import world_from_environment
+    from energan.status import RunStatus
+    from energan.trainer import train
+
+    result = train(config_from_args(args), plugins=args.loaded_plugins, resume=args.resume)
     if world_from_environment().is_main:  # under torchrun, one line for the whole run
         print(f"{result.status}: {result.directory} at step {result.step}")
     if result.stop_signal == signal.SIGTERM:  # saved and stopped; the scheduler sees the usual 128 + 15

@@ -11,21 +11,36 @@ from typing import Any
 
 from energan.hookspecs import hookimpl
 
-KEY = "curves"  # run.extras: the step of the last figure
+
+class CurvesFigure:
+    """Draws a run's figure, remembering the step it last drew (one run at a time in a process)."""
+
+    def __init__(self) -> None:
+        self.drawn: tuple[object, int] | None = None  # (run directory, step) of the last figure
+
+    def draw(self, run: Any) -> None:
+        from energan.curves import write_curves
+
+        write_curves(run.directory)
+        self.drawn = (run.directory, run.step)
+
+    def finish(self, run: Any) -> None:
+        """Draw again unless the final evaluation just drew this step (a failed or interrupted run has none)."""
+        from energan.curves import METRICS
+
+        if self.drawn != (run.directory, run.step) and (run.directory / METRICS).is_file():
+            self.draw(run)
+        self.drawn = None
+
+
+FIGURE = CurvesFigure()
 
 
 @hookimpl(trylast=True)
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    from energan.curves import write_curves
-
-    write_curves(run.directory)
-    run.extras[KEY] = step
+    FIGURE.draw(run)
 
 
 @hookimpl(trylast=True)
 def on_train_end(run: Any) -> None:
-    """Draw again unless the final evaluation just drew this step (a failed or interrupted run has none)."""
-    from energan.curves import METRICS, write_curves
-
-    if run.extras.pop(KEY, None) != run.step and (run.directory / METRICS).is_file():
-        write_curves(run.directory)
+    FIGURE.finish(run)

@@ -11,7 +11,6 @@ from typing import Any
 
 from energan.hookspecs import hookimpl
 
-KEY = "progress"
 EXTRAS = {"margin": "m", "margin_active": "active", "reg_pullaway": "PT", "k": "k", "m_global": "M"}  # shown when logged
 PLAIN_LINES = 20  # status lines per run when not on a terminal
 
@@ -37,54 +36,75 @@ def _stats(logs: dict[str, float]) -> str:
     return f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}{extras}"
 
 
+class ProgressDisplay:
+    """The display of the run in training (one at a time in a process): a live bar on a terminal,
+    plain status lines otherwise, nothing between runs."""
+
+    def __init__(self) -> None:
+        self.plain: PlainStatus | None = None
+        self.bar: tuple[Any, Any] | None = None  # rich's Progress and its task
+
+    def start(self, run: Any) -> None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            self.plain = PlainStatus(console, every=max(1, run.steps // PLAIN_LINES), next_step=run.step)
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        progress.start()
+        self.bar = (progress, progress.add_task(run.name, total=run.steps, completed=run.step, stats="", speed=""))
+
+    def log(self, run: Any, step: int, logs: dict[str, float]) -> None:
+        if self.plain is not None:
+            self.plain.update(run, step, _stats(logs), logs["it_per_s"])
+        elif self.bar is not None:
+            progress, task = self.bar
+            progress.update(task, completed=step, stats=_stats(logs), speed=f"{logs['it_per_s']:.1f} it/s")
+
+    def evaluated(self, step: int, metrics: dict[str, float]) -> None:
+        console = self.plain.console if self.plain is not None else self.bar[0].console if self.bar is not None else None
+        if console is None or not metrics:  # not training (energan evaluate prints its own table), or nothing measured
+            return
+        console.print(f"step {step}: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics.items()), soft_wrap=True)
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar[0].stop()
+        self.plain = self.bar = None
+
+
+DISPLAY = ProgressDisplay()
+
+
 @hookimpl
 def on_train_start(run: Any) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        run.extras[KEY] = PlainStatus(console, every=max(1, run.steps // PLAIN_LINES), next_step=run.step)
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TextColumn("{task.fields[speed]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    progress.start()
-    task = progress.add_task(run.name, total=run.steps, completed=run.step, stats="", speed="")
-    run.extras[KEY] = (progress, task)
+    DISPLAY.start(run)
 
 
 @hookimpl
 def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
-    state = run.extras[KEY]
-    if isinstance(state, PlainStatus):
-        state.update(run, step, _stats(logs), logs["it_per_s"])
-        return
-    progress, task = state
-    progress.update(task, completed=step, stats=_stats(logs), speed=f"{logs['it_per_s']:.1f} it/s")
+    DISPLAY.log(run, step, logs)
 
 
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    state = run.extras.get(KEY)
-    if state is None or not metrics:  # not training (energan evaluate prints its own table), or nothing measured
-        return
-    console = state.console if isinstance(state, PlainStatus) else state[0].console
-    console.print(f"step {step}: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics.items()), soft_wrap=True)
+    DISPLAY.evaluated(step, metrics)
 
 
 @hookimpl
 def on_train_end(run: Any) -> None:
-    state = run.extras.pop(KEY, None)
-    if state is not None and not isinstance(state, PlainStatus):
-        state[0].stop()
+    DISPLAY.end()

@@ -39,32 +39,53 @@ def sample_picture(run: Any) -> Any:
             return np.asarray(image.convert("RGB"))
 
 
+class TensorBoardLog:
+    """The event writer of the run in training, when its ``log`` setting names tensorboard (one run
+    at a time in a process)."""
+
+    def __init__(self) -> None:
+        self.writer: Any = None
+
+    def start(self, run: Any) -> None:
+        if KEY in run.config.settings.observers:
+            self.writer = open_writer(run.directory / DIRECTORY, run.start_step)
+
+    def log(self, step: int, logs: dict[str, float]) -> None:
+        if self.writer is not None:
+            for name, value in logs.items():
+                self.writer.add_scalar(f"train/{name}", value, step)
+
+    def evaluated(self, run: Any, step: int, metrics: dict[str, float]) -> None:
+        if self.writer is None:
+            return
+        for name, value in metrics.items():
+            self.writer.add_scalar(f"eval/{name}", value, step)
+        self.writer.add_image("samples", sample_picture(run), step, dataformats="HWC")
+
+    def end(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = None
+
+
+LOG = TensorBoardLog()
+
+
 @hookimpl
 def on_train_start(run: Any) -> None:
-    if KEY in run.config.settings.observers:
-        run.extras[KEY] = open_writer(run.directory / DIRECTORY, run.start_step)
+    LOG.start(run)
 
 
 @hookimpl
 def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
-    writer = run.extras.get(KEY)
-    if writer is not None:
-        for name, value in logs.items():
-            writer.add_scalar(f"train/{name}", value, step)
+    LOG.log(step, logs)
 
 
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    writer = run.extras.get(KEY)
-    if writer is None:
-        return
-    for name, value in metrics.items():
-        writer.add_scalar(f"eval/{name}", value, step)
-    writer.add_image("samples", sample_picture(run), step, dataformats="HWC")
+    LOG.evaluated(run, step, metrics)
 
 
 @hookimpl
 def on_train_end(run: Any) -> None:
-    writer = run.extras.pop(KEY, None)
-    if writer is not None:
-        writer.close()
+    LOG.end()

@@ -37,6 +37,9 @@ class ModeCoverage:
     def __init__(self, samples: int, sigmas: float, min_samples: int) -> None:
         self.samples, self.sigmas, self.min_samples = samples, sigmas, min_samples
 
+    def prepare(self, data: DataSource) -> None:
+        """Nothing to build: the modes come with the data."""
+
     def evaluate(self, generate: Callable[[int], Tensor], source: DataSource, final: bool = True) -> dict[str, float]:
         data = source.load()  # a synthetic mixture: generated in memory, never read from disk
         if data.modes is None or data.mode_std is None:

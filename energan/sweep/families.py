@@ -9,6 +9,7 @@ from typing import Any
 
 from energan.config import TrainConfig, apply_overrides
 from energan.errors import ConfigError
+from energan.kinds import DATASET, METRIC
 from energan.params import closest
 from energan.sweep.grids import Grid, KnobValue, knob_overrides
 
@@ -113,9 +114,9 @@ class SweepSpec:
         the score over training); the steps, seed, names and objective are the sweep's own.
         """
         raw = copy.deepcopy(self.family.config)
-        data, metrics = raw.get("data"), raw.get("metrics")
-        raw["data"] = data if isinstance(data, dict) and data.get("name") == self.data else {"name": self.data}
-        raw["metrics"] = {self.objective: metrics.get(self.objective, {}) if isinstance(metrics, dict) else {}}
+        data, metrics = raw.get(DATASET.key), raw.get(METRIC.key)
+        raw[DATASET.key] = data if isinstance(data, dict) and data.get("name") == self.data else {"name": self.data}
+        raw[METRIC.key] = {self.objective: metrics.get(self.objective, {}) if isinstance(metrics, dict) else {}}
         defaults = ["eval_every=0", f"checkpoint_every={self.steps}", "keep_checkpoints=0"]
         fixed = [item for key, value in self.grid.fixed.items() for item in knob_overrides(key, value)]
         identity = [
@@ -154,9 +155,7 @@ def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
     first = next(spec.grid.points(spec.family.name))
     config = resolve(spec.config(first, "runs", "prepare"), plugins.registries)
     data = load_data(config, plugins)
-    metrics = build_metrics(config.table_params("metrics"), plugins.registries)
+    metrics = build_metrics(config.metrics, plugins.registries)
     check_requirements(metrics, data)
     for metric in metrics.values():
-        prepare = getattr(metric, "prepare", None)
-        if prepare is not None:
-            prepare(data)
+        metric.prepare(data)

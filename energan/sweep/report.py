@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
 from energan.atomic import write_atomic
-from energan.sweep.results import FamilyResults, PointResult, summarize
+from energan.sweep.results import COLLAPSE_CLASSES, FamilyResults, PointResult, reliability, summarize
 
 PREFERRED_HEATMAPS = (("nLayerG", "nLayerD"), ("sizeG", "sizeD"))
 
@@ -67,8 +68,35 @@ def spread(points: Sequence[PointResult], threshold: float) -> str:
     return f"{cell(s.median)} [{cell(s.q1)}, {cell(s.q3)}] · {share(s.share_above)}"
 
 
-def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, figures: Sequence[Path]) -> str:
-    """Family summary, per-knob medians and quartiles, failed points, and links to the figures."""
+def reliability_lines(results: Sequence[FamilyResults], ceiling: float, fraction: float) -> list[str]:
+    """Per family: the median with its bootstrap 95 % interval, the share at ≥ ``fraction`` of the
+    real images' score, the share collapsed, the failed points."""
+    lines = [
+        "## Reliability per family",
+        "",
+        f"Median with its bootstrap 95 % interval (10 000 resamples); good: IS ≥ {100 * fraction:.0f} % of the real "
+        f"images' {ceiling:.2f} (≥ {fraction * ceiling:.2f}); collapsed: samples in fewer than {COLLAPSE_CLASSES} classes "
+        "(the dataset classifier's argmax). Shares are of every point, failed ones included. Wall time: training and "
+        "scoring one point, as the workers ran (several workers share the machine's cores).",
+        "",
+        "| family | points | failed | median [95 % interval] | good | collapsed | wall time per point (median) | in all |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for family in results:
+        r = reliability(family.points, ceiling, fraction)
+        seconds = [p.seconds for p in family.points if p.seconds is not None]
+        per_point = f"{statistics.median(seconds):.0f} s" if seconds else "—"
+        lines.append(
+            f"| {family.family} | {r.points} | {r.failed} | {cell(r.median)} [{cell(r.low)}, {cell(r.high)}] | "
+            f"{share(r.share_good)} | {share(r.share_collapsed)} | {per_point} | {sum(seconds) / 3600:.1f} h |"
+        )
+    return lines
+
+
+def markdown(
+    results: Sequence[FamilyResults], sweep: str, threshold: float, figures: Sequence[Path], ceiling: float | None, fraction: float
+) -> str:
+    """Family summary and reliability, per-knob medians and quartiles, failed points, and links to the figures."""
     lines = [
         f"# Sweep `{sweep}`",
         "",
@@ -86,6 +114,8 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
             f"| {family.family} | {family.grid_size} | {s.finished} | {s.failed} | {cell(s.median)} | {cell(s.q1)} | "
             f"{cell(s.q3)} | {cell(s.iqr)} | {cell(s.best)} | {share(s.share_above)} |"
         )
+    if ceiling is not None:
+        lines += ["", *reliability_lines(results, ceiling, fraction)]
     names = [family.family for family in results]
     lines += [
         "",
@@ -115,6 +145,36 @@ def markdown(results: Sequence[FamilyResults], sweep: str, threshold: float, fig
         lines += [f"- {p.family} {p.point}: {p.error}" for p in failed]
     lines += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures]
     return "\n".join(lines) + "\n"
+
+
+def extremes(family: FamilyResults) -> dict[str, PointResult]:
+    """The best, median (of two middle ones, the worse) and worst scored point of a family."""
+    ranked = sorted((p for p in family.points if p.score is not None), key=lambda p: p.score, reverse=family.higher_is_better)
+    if not ranked:
+        return {}
+    return {"best": ranked[0], "median": ranked[len(ranked) // 2], "worst": ranked[-1]}
+
+
+def copy_extreme_samples(results: Sequence[FamilyResults], output: Path) -> list[tuple[str, str, PointResult, Path]]:
+    """Each family's best, median and worst point's final sample grid, copied beside the report
+    as ``samples-FAMILY-RANK.png``; points whose run directory is gone are left out."""
+    copied = []
+    for family in results:
+        for rank, point in extremes(family).items():
+            grids = sorted(Path(point.run_dir).glob("samples/step-*.png")) if point.run_dir else []
+            if grids:
+                target = output / f"samples-{family.family}-{rank}.png"
+                data = grids[-1].read_bytes()
+                write_atomic(target, lambda stream, data=data: stream.write(data))
+                copied.append((family.family, rank, point, target))
+    return copied
+
+
+def extremes_markdown(copied: Sequence[tuple[str, str, PointResult, Path]]) -> str:
+    lines = ["## Best, median and worst point of each family", ""]
+    for family, rank, point, path in copied:
+        lines += [f"**{family}, {rank}** (IS {point.score:.2f}; {knob_label(point)})", "", f"![{family} {rank}]({path.name})", ""]
+    return "\n".join(lines)
 
 
 def knob_label(point: PointResult) -> str:

@@ -95,6 +95,76 @@ def summarize(points: Sequence[PointResult], threshold: float, higher_is_better:
     )
 
 
+COLLAPSE_CLASSES = 5  # a point whose samples the classifier puts in fewer classes than this has collapsed
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Reliability:
+    """How reliably a family trains over a grid: the median score with a bootstrap 95 % interval,
+    the share of points at ≥ ``fraction`` of the real images' score, the share collapsed (fewer
+    than :data:`COLLAPSE_CLASSES` classes), and the failed points. Shares are over every point,
+    failed ones included (a failed point neither succeeds nor counts as collapsed)."""
+
+    points: int
+    failed: int
+    median: float
+    low: float  # the median's bootstrap 95 % interval
+    high: float
+    share_good: float
+    share_collapsed: float
+
+
+def bootstrap_median_interval(scores: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """The percentile bootstrap 95 % interval of the median: the 2.5th and 97.5th percentiles of
+    the medians of ``resamples`` resamples with replacement (a fixed seed: a report is reproducible)."""
+    if not scores:
+        return math.nan, math.nan
+    import torch
+
+    values = torch.tensor(list(scores), dtype=torch.float64)
+    draws = torch.randint(len(values), (resamples, len(values)), generator=torch.Generator().manual_seed(seed))
+    medians = torch.quantile(values[draws], 0.5, dim=1)  # the midpoint of the two middle values, as statistics.median
+    low, high = torch.quantile(medians, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return low, high
+
+
+def reliability(points: Sequence[PointResult], real_score: float, fraction: float) -> Reliability:
+    """The family's :class:`Reliability` at ≥ ``fraction`` × ``real_score``."""
+    scored = [p for p in points if p.score is not None]
+    scores = [p.score for p in scored]
+    total = len(points)
+    low, high = bootstrap_median_interval(scores)
+    collapsed = [p for p in scored if p.details.get("classes_present", math.inf) < COLLAPSE_CLASSES]
+    return Reliability(
+        points=total,
+        failed=total - len(scored),
+        median=statistics.median(scores) if scores else math.nan,
+        low=low,
+        high=high,
+        share_good=sum(score >= fraction * real_score for score in scores) / total if total else math.nan,
+        share_collapsed=len(collapsed) / total if total else math.nan,
+    )
+
+
+def pooled(studies: Sequence[Sequence[FamilyResults]]) -> list[FamilyResults]:
+    """Several sweeps of the same grid (other seeds) as one: each family's points together, in
+    the order the families first appear; the grid's size counts every sweep's points."""
+    merged: dict[str, FamilyResults] = {}
+    for study in studies:
+        for family in study:
+            seen = merged.get(family.family)
+            if seen is None:
+                merged[family.family] = family
+            elif seen.knobs != family.knobs:
+                raise ConfigError(f"family {family.family!r} sweeps other knobs in two of the sweeps; pool sweeps of one grid")
+            else:
+                merged[family.family] = dataclasses.replace(
+                    seen, grid_size=seen.grid_size + family.grid_size, points=[*seen.points, *family.points]
+                )
+    return list(merged.values())
+
+
 def _as_good(score: float, threshold: float, higher_is_better: bool) -> bool:
     return score >= threshold if higher_is_better else score <= threshold
 

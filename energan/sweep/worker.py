@@ -132,7 +132,7 @@ def work(job: WorkerJob) -> None:
 
     torch.set_num_threads(job.threads)
     storage = open_storage(job.storage, job.heartbeat)
-    plugins = load_plugins([*job.plugins, "no:progress"])
+    plugins = load_plugins(job.plugins)  # each point's progress goes to the worker's log, as plain status lines
     parent = os.getppid()
     for spec in job.specs:
         if os.getppid() != parent:

@@ -1,0 +1,142 @@
+"""The commands in the README and docs/*.md are tests (Sybil collects their ``bash`` blocks), so a
+doc that goes stale fails ``make test``.
+
+Every ``energan`` command is parsed by the real parser (a flag, command or choice that no longer
+exists fails). Every ``energan train`` command's config is built and resolved as the command
+would (a component, parameter or value that no longer exists fails). The ``train`` commands that
+need nothing CI lacks (no placeholder run or config, no data directory, no download, no GPU) and
+compile nothing then train for two steps after their warm-up in a temporary runs directory, on
+the 8×8 digits where they take the default data. ``energan sweep`` commands have their grid and
+families loaded. ``python examples/...`` commands name files that exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shlex
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from sybil import Example, Sybil
+from sybil.parsers.markdown import CodeBlockParser
+
+ROOT = Path(__file__).parent
+NOT_RUN = (
+    "~",
+    "$",
+    "--download",
+    "--data-dir",
+    "cuda",
+    "amp=",
+    "postgresql",
+    "torchrun",
+    "compile=true",
+)  # what CI lacks; minutes of compiling
+
+
+def shell_commands(source: str) -> Iterator[str]:
+    """The commands of a shell block: continuation lines joined, comments and blank lines dropped."""
+    joined = source.replace("\\\n", " ")
+    for line in joined.splitlines():
+        words = shlex.split(line, comments=True)
+        if words:
+            yield shlex.join(words)
+
+
+def energan_argv(command: str) -> list[str] | None:
+    """The arguments after ``energan`` (also under ``torchrun ... --no-python energan``), else None."""
+    words = shlex.split(command)
+    while words and "=" in words[0] and not words[0].startswith("-"):  # VAR=value prefixes
+        words = words[1:]
+    if "energan" not in words:
+        return None
+    first = words.index("energan")
+    return words[first + 1 :] if first == 0 or words[0] == "torchrun" else None
+
+
+@contextlib.contextmanager
+def quiet_exit() -> Iterator[io.StringIO]:
+    """argparse's error message, captured, and its SystemExit turned into an assertion."""
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        try:
+            yield errors
+        except SystemExit as stop:
+            if stop.code not in (0, None):
+                raise AssertionError(f"the command does not parse: {errors.getvalue().strip()}") from None
+
+
+def parse(argv: list[str]) -> argparse.Namespace | None:
+    """The namespace ``energan`` would run (None for --help/--version, which exit)."""
+    from energan.cli import build_parser
+    from energan.plugins import load_plugins
+
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("-p", dest="plugins", action="append", default=[])
+    known, _ = early.parse_known_args(argv)
+    plugins = load_plugins(known.plugins)
+    with quiet_exit():
+        args = build_parser(plugins).parse_args(argv)
+        args.loaded_plugins = plugins
+        return args
+    return None
+
+
+def check_train(args: argparse.Namespace, command: str) -> None:
+    """Resolve the command's config; train it for a few steps when nothing it needs is missing."""
+    from energan.commands.train import config_from_args
+    from energan.config import ComponentChoice, TrainConfig, resolve
+    from energan.kinds import DATASET
+    from energan.trainer import train
+
+    if args.resume or (args.config and not args.config.is_file()):
+        return  # a placeholder run or config file: the flags were parsed, there is nothing to resolve
+    config = config_from_args(args)
+    resolve(config, args.loaded_plugins.registries)
+    if any(marker in command for marker in NOT_RUN):
+        return
+    if not any(choice in command for choice in ("--data", "--config", "data.")):  # the default data: the 8×8 digits are faster
+        config = TrainConfig(config.settings, **{**config.components, DATASET.key: ComponentChoice("digits")}, **config.tables)
+    with tempfile.TemporaryDirectory() as runs_dir:
+        short = config.replace_settings(
+            steps=max(config.settings.warmup_steps, 0) + 2, eval_every=0, checkpoint_every=1000, runs_dir=runs_dir, name="doc"
+        )
+        run = train(short, plugins=args.loaded_plugins)
+        assert run.status == "finished", f"{command}: the run ended {run.status}"
+
+
+def check_sweep(args: argparse.Namespace) -> None:
+    from energan.sweep.families import load_family
+    from energan.sweep.grids import load_grid
+
+    load_grid(args.grid)
+    for family in args.family:
+        load_family(family)
+
+
+def evaluate_shell_block(example: Example) -> None:
+    for command in shell_commands(example.parsed):
+        words = shlex.split(command)
+        if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("examples/"):
+            assert (ROOT / words[1]).is_file(), f"{command}: no file {words[1]}"
+            continue
+        argv = energan_argv(command)
+        if argv is None:
+            continue  # make, pip, git, sbatch: not energan's to check
+        args = parse(argv)
+        if args is None:
+            continue
+        if args.command == "train":
+            check_train(args, command)
+        elif args.command == "sweep":
+            check_sweep(args)
+
+
+pytest_collect_file = Sybil(
+    parsers=[CodeBlockParser(language="bash", evaluator=evaluate_shell_block)],
+    patterns=["README.md", "docs/*.md"],
+    excludes=["docs/results/*", "docs/results/*/*"],  # the studies' records: hours of sweeps, kept as they were run
+).pytest()
