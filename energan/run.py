@@ -10,8 +10,8 @@ from torch import Tensor, nn
 
 from energan.config import ResolvedConfig
 from energan.data import DataSource
+from energan.metrics.scoring import Objective
 from energan.model import Model
-from energan.scoring import Objective
 from energan.status import RunStatus
 from energan.streams import Stream, stream_seed
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from energan.curves import RunCurves, Series
 from energan.errors import ConfigError
+from energan.plots import RunCurves, Series
 
 
 def ranks(values: Sequence[float]) -> list[float]:

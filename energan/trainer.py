@@ -22,12 +22,12 @@ from energan.config import RUN_CONFIG, ResolvedConfig, TrainConfig, resolve, sav
 from energan.data import ImageData
 from energan.distributed import World, joined_world
 from energan.errors import CheckpointError, ConfigError, DivergenceError
-from energan.heldout import HeldoutEnergy
 from energan.lock import run_lock
+from energan.metrics.heldout import HeldoutEnergy
+from energan.metrics.scoring import Objective, build_metrics, check_requirements, evaluate, objective
 from energan.plugins import Plugins, load_plugins
 from energan.run import Run
 from energan.rundir import check_new, check_resume_changes, load_resumable, new_run_dir, remove_if_unstarted, restore_training
-from energan.scoring import Objective, build_metrics, check_requirements, evaluate, objective
 from energan.state import TrainingState
 from energan.status import RunStatus
 from energan.step import StepOutput, TrainStep

@@ -17,9 +17,9 @@ import torch
 from energan.checkpoint import load_checkpoint
 from energan.config import TrainConfig, read_toml, resolve
 from energan.errors import ConfigError
-from energan.heldout import KEYS as HELDOUT_KEYS
+from energan.metrics.heldout import KEYS as HELDOUT_KEYS
+from energan.metrics.scoring import build_metrics, evaluate, objective
 from energan.plugins import PluginWarning, load_plugins
-from energan.scoring import build_metrics, evaluate, objective
 from energan.status import RunStatus
 from energan.sweep.results import load_results, summarize
 from energan.sweep.study import open_storage

@@ -16,10 +16,10 @@ from matplotlib.colors import to_rgba
 from PIL import Image
 from quick_config import QUICK_CONFIG
 
-import energan.curves
+import energan.plots
 from energan import hookimpl, load_plugins
 from energan.config import TrainConfig
-from energan.curves import DPI, FILENAME, ROW_HEIGHT, WIDTH, default_panels, draw, read_run, read_series
+from energan.plots import DPI, FILENAME, ROW_HEIGHT, WIDTH, default_panels, draw, read_run, read_series
 from energan.trainer import train
 
 STEPS = 8  # logs at 2, 4, 6, 8; evaluations at 4 and 8
@@ -79,7 +79,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str
     every figure drawn is recorded with the last line its metrics.jsonl held then (kind, step)."""
     runs = tmp_path_factory.mktemp("runs")
     drawn: list[tuple[str, str, int]] = []
-    write_curves = energan.curves.write_curves
+    write_curves = energan.plots.write_curves
 
     def recording(directory: Path) -> Path:
         last = json.loads((directory / "metrics.jsonl").read_text().splitlines()[-1])
@@ -87,7 +87,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str
         return write_curves(directory)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(energan.curves, "write_curves", recording)
+        patch.setattr(energan.plots, "write_curves", recording)
         for name, settings in (("seed0", {}), ("magan", {"loss": {"name": "magan"}, "warmup_steps": 2, "reg": {}, "eval_every": 0})):
             plugins = load_plugins()
             plugins.manager.register(MetricAndInterrupt(), name="brightness")

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from energan.components import EnergyOutput, Metric
 from energan.data import ImageData
-from energan.heldout import HeldoutEnergy, energy_gap
+from energan.metrics.heldout import HeldoutEnergy, energy_gap
 
 
 class PixelMean(nn.Module):

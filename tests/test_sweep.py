@@ -13,7 +13,7 @@ from energan.errors import ConfigError
 from energan.plugins import load_plugins
 from energan.sweep.families import SweepSpec, load_family, validate
 from energan.sweep.grids import NAMED_GRIDS, Grid, grid_from_dict, knob_overrides, load_grid
-from energan.sweep.report import extremes
+from energan.sweep.report_files import extremes
 from energan.sweep.results import FamilyResults, PointResult, bootstrap_median_interval, pooled, reliability, summarize
 from energan.sweep.study import fail_unstarted, is_surplus, open_storage, points_to_queue, read_board
 
@@ -242,7 +242,7 @@ def test_eta_divides_by_the_points_trained_at_once() -> None:
 
 
 def test_report_covers_knobs_the_families_do_not_share(tmp_path: Path) -> None:
-    from energan.sweep.report import markdown, own_knobs, write_figures
+    from energan.sweep.report_files import markdown, own_knobs, write_figures
     from energan.sweep.results import FamilyResults
 
     def family(name: str, knobs: dict, scores: list[float]) -> FamilyResults:
@@ -257,7 +257,8 @@ def test_report_covers_knobs_the_families_do_not_share(tmp_path: Path) -> None:
     figures = write_figures([ebgan, gan], tmp_path, ceiling=9.0, pairs=[])
     assert {path.name for path in figures} == {"hist-all.png", "hist-nLayerG.png", "hist-gan-lr.png"}
     assert all(path.stat().st_size > 0 for path in figures)
-    text = markdown([ebgan, gan], "s", threshold=2.5, figures=figures)
+    text = markdown([ebgan, gan], "s", threshold=2.5, figures=figures, ceiling=4.0, fraction=0.85)
+    assert "## Reliability per family" in text and "| gan | 4 | 0 | 2.50 [" in text  # median of 1, 2, 3, 4
     assert "| gan | lr | 0.01 | 2.00 [1.50, 2.50] · 50 % |" in text  # scores 1 and 3
     assert "| gan | lr | 0.001 | 3.00 [2.50, 3.50] · 50 % |" in text  # scores 2 and 4
 

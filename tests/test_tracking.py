@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from checks import one_line
 
-from energan.curves import Series, read_run
+from energan.plots import Series, read_run
 from energan.tracking import interval_means, pooled_rho, ranks, spearman, tracking
 
 

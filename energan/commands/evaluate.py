@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     from energan.config import Resolved
     from energan.kinds import METRIC
+    from energan.metrics.scoring import build_metrics, evaluate
     from energan.rundir import open_run
-    from energan.scoring import build_metrics, evaluate
     from energan.status import RunStatus
 
     plugins = args.loaded_plugins

@@ -34,8 +34,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from matplotlib.backend_bases import FigureCanvasBase
 
-    from energan.curves import default_panels, draw, keyed_panels, read_run, save_figure
     from energan.errors import ConfigError
+    from energan.plots import default_panels, draw, keyed_panels, read_run, save_figure
 
     formats = FigureCanvasBase.get_supported_filetypes()
     suffix = args.output.suffix.lstrip(".").lower()

@@ -62,10 +62,16 @@ def run(args: argparse.Namespace) -> int:
     for info in listing["plugins"]:
         table.add_row(*map(escape, (info["name"], info["distribution"] or "-", info["version"] or "-", ", ".join(info["hooks"]))))
     console.print(table)
-    for kind, rows in listing["components"].items():
+    from energan import kinds
+
+    where = {
+        kind.plural: f"{kind.plural}: [{kind.key}{'.NAME' if kind.many else ''}] in a config, --{kind.flag} NAME on the command line"
+        for kind in kinds.KINDS
+    }
+    for plural, rows in listing["components"].items():
         if not rows:
             continue
-        table = Table(title=kind)
+        table = Table(title=escape(where.get(plural, plural)))
         for column in ("name", "plugin", "description", "parameters"):
             table.add_column(column)
         for row in rows:

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     from energan.errors import ConfigError
     from energan.extras import require
-    from energan.sweep.report import (
+    from energan.sweep.report_files import (
         cell,
         copy_extreme_samples,
         extremes_markdown,

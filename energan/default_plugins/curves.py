@@ -19,14 +19,14 @@ class CurvesFigure:
         self.drawn: tuple[object, int] | None = None  # (run directory, step) of the last figure
 
     def draw(self, run: Any) -> None:
-        from energan.curves import write_curves
+        from energan.plots import write_curves
 
         write_curves(run.directory)
         self.drawn = (run.directory, run.step)
 
     def finish(self, run: Any) -> None:
         """Draw again unless the final evaluation just drew this step (a failed or interrupted run has none)."""
-        from energan.curves import METRICS
+        from energan.plots import METRICS
 
         if self.drawn != (run.directory, run.step) and (run.directory / METRICS).is_file():
             self.draw(run)

@@ -150,7 +150,7 @@ def prepare_scoring(spec: SweepSpec, plugins: Any) -> None:
     here rather than in every point, and workers share the cache."""
     from energan.assemble import load_data
     from energan.config import resolve
-    from energan.scoring import build_metrics, check_requirements
+    from energan.metrics.scoring import build_metrics, check_requirements
 
     first = next(spec.grid.points(spec.family.name))
     config = resolve(spec.config(first, "runs", "prepare"), plugins.registries)

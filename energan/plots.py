@@ -14,8 +14,8 @@ from energan.config import RUN_CONFIG, read_toml
 from energan.default_plugins.jsonl import FILENAME as METRICS
 from energan.default_plugins.jsonl import read_records
 from energan.errors import CheckpointError, ConfigError
-from energan.heldout import KEYS as HELDOUT_KEYS
 from energan.kinds import LOSS, METRIC
+from energan.metrics.heldout import KEYS as HELDOUT_KEYS
 
 FILENAME = "curves.png"
 LOSSES = ("loss_d", "loss_g")
