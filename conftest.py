@@ -118,21 +118,23 @@ def check_sweep(args: argparse.Namespace) -> None:
 
 
 def evaluate_shell_block(example: Example) -> None:
-    for command in shell_commands(example.parsed):
-        words = shlex.split(command)
-        if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("examples/"):
-            assert (ROOT / words[1]).is_file(), f"{command}: no file {words[1]}"
-            continue
-        argv = energan_argv(command)
-        if argv is None:
-            continue  # make, pip, git, sbatch: not energan's to check
-        args = parse(argv)
-        if args is None:
-            continue
-        if args.command == "train":
-            check_train(args, command)
-        elif args.command == "sweep":
-            check_sweep(args)
+    with contextlib.chdir(ROOT):  # the docs' paths are relative to the checkout
+        for command in shell_commands(example.parsed):
+            check_command(command)
+
+
+def check_command(command: str) -> None:
+    """One command of a block, as the module docstring says."""
+    words = shlex.split(command)
+    if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("examples/"):
+        assert (ROOT / words[1]).is_file(), f"{command}: no file {words[1]}"
+        return
+    argv = energan_argv(command)
+    args = parse(argv) if argv is not None else None  # make, pip, git, sbatch: not energan's to check
+    if args is not None and args.command == "train":
+        check_train(args, command)
+    elif args is not None and args.command == "sweep":
+        check_sweep(args)
 
 
 pytest_collect_file = Sybil(

@@ -5,7 +5,6 @@ The trainer calls what this module builds directly: no plugin-manager call per s
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -84,14 +83,14 @@ def with_warmup(config: ResolvedConfig, energy: nn.Module) -> ResolvedConfig:
     if settings.warmup_steps >= 0:
         return config
     steps = min(AUTO_WARMUP_STEPS, settings.steps // 10) if bounded_below(energy) else 0
-    return dataclasses.replace(config, settings=dataclasses.replace(settings, warmup_steps=steps))
+    return config.replace_settings(warmup_steps=steps)
 
 
 def with_augment(config: ResolvedConfig, shape: tuple[int, ...]) -> ResolvedConfig:
     """``augment = auto`` made concrete for images of ``shape`` [C, H, W]."""
     settings = config.settings
     augment = concrete_augment(settings.augment, settings.augment_shift, shape[1])
-    return config if augment == settings.augment else dataclasses.replace(config, settings=dataclasses.replace(settings, augment=augment))
+    return config if augment == settings.augment else config.replace_settings(augment=augment)
 
 
 def assemble(config: ResolvedConfig, plugins: Plugins, world: World | None = None) -> tuple[ResolvedConfig, ImageData, TrainingState]:
