@@ -113,6 +113,14 @@ class TrainSettings:
         return tuple(name.strip() for name in self.log.split(",") if name.strip())
 
 
+def _chosen(config: Any, key: str) -> Any:
+    """A config's component (or table of components) by config key, for attribute access."""
+    for where in ("components", "tables"):
+        if key in config.__dict__.get(where, {}):
+            return config.__dict__[where][key]
+    raise AttributeError(f"{type(config).__name__} has no {key!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ComponentChoice:
     """A component by registry name, with the raw parameter values a file, a flag or ``--set`` gave."""
@@ -146,10 +154,7 @@ class TrainConfig:
 
     def __getattr__(self, key: str) -> Any:
         """``config.energy`` (a :class:`ComponentChoice`), ``config.reg`` (name -> raw values)."""
-        for where in ("components", "tables"):
-            if key in self.__dict__.get(where, {}):
-                return self.__dict__[where][key]
-        raise AttributeError(f"{type(self).__name__} has no {key!r}")
+        return _chosen(self, key)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TrainConfig) and (self.settings, self.components, self.tables) == (
@@ -224,10 +229,7 @@ class ResolvedConfig:
 
     def __getattr__(self, key: str) -> Any:
         """``config.energy`` (a :class:`Resolved`), ``config.reg`` (name -> :class:`Resolved`)."""
-        for where in ("components", "tables"):
-            if key in self.__dict__.get(where, {}):
-                return self.__dict__[where][key]
-        raise AttributeError(f"{type(self).__name__} has no {key!r}")
+        return _chosen(self, key)
 
     def build(self, kind: ComponentKind, registries: Registries, **context: Any) -> Any:
         """The one component of ``kind``."""
