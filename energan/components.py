@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from energan.data import DataSource
 from energan.errors import ConfigError
@@ -28,13 +29,25 @@ class EnergyOutput:
     code: Tensor | None = None
     reconstruction: Tensor | None = None
 
+    def split(self, size: int) -> tuple[EnergyOutput, EnergyOutput]:
+        """The outputs of the first ``size`` samples and of the rest (views, gradients flow through)."""
+        fields = [(name, getattr(self, name)) for name in ("energy", "code", "reconstruction")]
+        first = {name: None if value is None else value[:size] for name, value in fields}
+        rest = {name: None if value is None else value[size:] for name, value in fields}
+        return EnergyOutput(**first), EnergyOutput(**rest)
+
 
 class Energy(nn.Module, abc.ABC):
     """Base for energies whose forward returns an :class:`EnergyOutput`.
 
     ``energy_range`` (optional) is the interval s(x) can take: a loss defined only on part of
     the real line (the margin loss: s ≥ 0) refuses an energy whose range exceeds it.
+    ``per_sample`` declares that the forward's own computation treats each sample alone (no
+    statistics or comparisons across the batch); the trainer then scores a step's real and
+    generated batches in one forward, unless a layer inside couples them (see :func:`scores_alone`).
     """
+
+    per_sample: bool = False
 
     @abc.abstractmethod
     def forward(self, x: Tensor) -> EnergyOutput: ...
@@ -56,6 +69,15 @@ class PlainEnergy(nn.Module):
                 f"energy {type(self.body).__name__} returned shape {tuple(energy.shape)}; expected [{x.shape[0]}], one energy per sample"
             )
         return EnergyOutput(energy=energy)
+
+
+def scores_alone(energy: nn.Module) -> bool:
+    """Whether a training forward of ``energy`` gives each sample the output it would get alone, so
+    that real and generated batches may share one forward: the energy declares ``per_sample`` and
+    holds no batch-norm (batch statistics) and no parametrization (spectral norm's power iteration
+    advances once per forward)."""
+    coupled = any(isinstance(m, nn.modules.batchnorm._BatchNorm) or parametrize.is_parametrized(m) for m in energy.modules())
+    return getattr(energy, "per_sample", False) and not coupled
 
 
 def as_energy(module: nn.Module) -> nn.Module:

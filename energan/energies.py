@@ -46,6 +46,7 @@ class AutoEncoderEnergy(Energy):
     """
 
     energy_range = (0.0, math.inf)
+    per_sample = True
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, distance: str, code_dropout: float = 0.0) -> None:
         super().__init__()
@@ -131,6 +132,7 @@ class LogitEnergy(Energy):
     which the head reads through dropout (so every hidden layer has it, even with two layers)."""
 
     energy_range = (-math.inf, math.inf)
+    per_sample = True
 
     def __init__(self, features: nn.Module, width: int, dropout: float = 0.0) -> None:
         super().__init__()

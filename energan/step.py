@@ -7,12 +7,13 @@ it waits for the device.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from energan.augment import augmentation
-from energan.components import Regularizer, RegularizerInputs, UpdateContext
+from energan.components import EnergyOutput, Regularizer, RegularizerInputs, UpdateContext, scores_alone
 from energan.config import TrainSettings
 from energan.data import ImageData
 from energan.data.loader import batch_stream
@@ -38,6 +39,26 @@ def regularized(loss: Tensor, regularizers: dict[str, Regularizer], inputs: Regu
     """Each regularizer's unweighted value, and ``loss`` + Σ weight · value."""
     values = {name: regularizer(inputs) for name, regularizer in regularizers.items()}
     return values, loss + sum(regularizers[name].weight * value for name, value in values.items())
+
+
+class AverageUpdate:
+    """timm ModelEmaV3's update of the generator's EMA (its floating-point tensors lerp toward the
+    generator's by 1 − decay, the others, batch-norm's counts, are copied) on tensor lists paired
+    once: ModelEmaV3 pairs two freshly built state dicts on every call, which costs the default
+    step three times the update itself (docs/scale.md)."""
+
+    def __init__(self, ema: Any, generator: nn.Module) -> None:
+        self.ema = ema
+        pairs = list(zip(ema.module.state_dict().values(), generator.state_dict().values(), strict=True))
+        self.averaged = [average for average, _ in pairs if average.is_floating_point()]
+        self.current = [value for average, value in pairs if average.is_floating_point()]
+        self.copied = [(average, value) for average, value in pairs if not average.is_floating_point()]
+
+    @torch.no_grad()
+    def __call__(self, step: int) -> None:
+        torch._foreach_lerp_(self.averaged, self.current, 1.0 - self.ema.get_decay(step))
+        for average, value in self.copied:
+            average.copy_(value)
 
 
 class TrainStep:
@@ -66,6 +87,8 @@ class TrainStep:
         self.generator = data_parallel(model.generator, world, state.device)
         self.energy = data_parallel(model.energy, world, state.device)
         self.energy_g = model.energy
+        self.update_average = AverageUpdate(model.ema, model.generator) if model.ema is not None else None
+        self.one_forward = scores_alone(model.energy)  # real and generated batches scored together
         self.rank_statistics = world.distributed and not settings.sync_batch_norm  # batch-norm on each rank's share
         if settings.compile:
             self.generator, self.energy = torch.compile(self.generator), torch.compile(self.energy)
@@ -80,6 +103,13 @@ class TrainStep:
         state = self.state
         latent = torch.randn(self.settings.batch_size, state.model.generator.latent_dim, generator=state.latent_rng, device=state.device)
         return self.world.shard(latent)
+
+    def energies(self, real: Tensor, fake: Tensor) -> tuple[EnergyOutput, EnergyOutput]:
+        """The energy's outputs on ``real`` and on ``fake``: one forward of both batches where it
+        scores each sample alone (larger matrix products, one backward), else a forward of each."""
+        if not self.one_forward:
+            return self.energy(real), self.energy(fake)
+        return self.energy(torch.cat((real, fake))).split(len(real))
 
     def __call__(self, index: int) -> StepOutput:
         state, settings, loss, world = self.state, self.settings, self.state.loss, self.world
@@ -98,7 +128,7 @@ class TrainStep:
                 fake = self.generator(self.latent())
             real, fake = self.augment(real), self.augment(fake)  # what the energy sees (unchanged without augmentation)
             with precision.autocast():
-                out_real, out_fake = self.energy(real), self.energy(fake)
+                out_real, out_fake = self.energies(real, fake)
             energies_real, energies_fake = out_real.energy.float(), out_fake.energy.float()
             loss_d = energies_real.mean() if warming_up else loss.discriminator(energies_real, energies_fake)
             inputs = RegularizerInputs(model.energy, real, fake, out_real, out_fake)
@@ -123,8 +153,8 @@ class TrainStep:
         if self.rank_statistics:  # the running statistics of rank 0's share, as DDP hands them to every forward
             world.broadcast_buffers(model.generator)
             world.broadcast_buffers(model.energy)
-        if model.ema is not None:
-            model.ema.update(model.generator, step=index)
+        if self.update_average is not None:
+            self.update_average(index)
         return StepOutput(
             loss_d=loss_d,
             loss_g=loss_g,

@@ -1,6 +1,8 @@
-"""The fast step (fused optimizer kernels) against the reference step: torch's per-parameter
-Adam on the same networks, batches and latents, weights compared after a few full steps of the
-shipped default (make train's model: batch-norm generator, translation, EMA, pull-away)."""
+"""The fast step against the reference step, weights compared after a few full steps of the
+shipped default (make train's model: batch-norm generator, translation, EMA, pull-away) on the
+same networks, batches and latents. The fast step runs fused Adam, scores the real and generated
+batches in one forward of the energy and updates the EMA on tensor lists paired once; the
+reference runs torch's per-parameter Adam, one energy forward per batch and timm's own EMA update."""
 
 from __future__ import annotations
 
@@ -8,17 +10,17 @@ import torch
 
 from energan import load_plugins
 from energan.assemble import assemble, fused_kernel
+from energan.components import scores_alone
 from energan.config import TrainConfig, resolve
 from energan.state import TrainingState
-from energan.step import TrainStep
+from energan.step import AverageUpdate, TrainStep
 from energan.sweep.families import load_family
 
 STEPS = 6
 
 
 def default_state(reference: bool) -> tuple[TrainStep, TrainingState]:
-    """ebgan-pt.toml's step (no warm-up: every step a full one) with fused Adam, or with the
-    reference per-parameter Adam."""
+    """ebgan-pt.toml's step (no warm-up: every step a full one) as it runs, or the reference step."""
     plugins = load_plugins()
     raw = {**load_family("ebgan-pt").config, "device": "cpu", "warmup_steps": 0, "steps": STEPS}
     config, data, state = assemble(resolve(TrainConfig.from_dict(raw), plugins.registries), plugins)
@@ -26,7 +28,12 @@ def default_state(reference: bool) -> tuple[TrainStep, TrainingState]:
         for name in ("optimizer_d", "optimizer_g"):
             group = getattr(state, name).param_groups[0]
             setattr(state, name, torch.optim.Adam(group["params"], lr=group["lr"], betas=group["betas"], foreach=False))
-    return TrainStep(state, data, config.settings), state
+    step = TrainStep(state, data, config.settings)
+    if reference:
+        model = state.model
+        step.one_forward = False
+        step.update_average = lambda index: model.ema.update(model.generator, step=index)
+    return step, state
 
 
 def take_over(state: TrainingState, source: TrainingState) -> None:
@@ -38,12 +45,13 @@ def take_over(state: TrainingState, source: TrainingState) -> None:
             mine.state[parameter] = {key: value.clone() for key, value in theirs.state[source_parameter].items()}
 
 
-def test_the_default_model_runs_fused_adam_on_the_cpu() -> None:
-    _, state = default_state(reference=False)
+def test_the_default_model_runs_the_fast_step_on_the_cpu() -> None:
+    step, state = default_state(reference=False)
     assert state.optimizer_d.param_groups[0]["fused"] and state.optimizer_g.param_groups[0]["fused"]
+    assert step.one_forward and isinstance(step.update_average, AverageUpdate)
 
 
-def test_each_fused_step_equals_the_per_parameter_step() -> None:
+def test_each_fast_step_equals_the_reference_step() -> None:
     """Step by step from the same weights, moments and batches: the same weights after each step,
     to 1 % of a step of lr = 1e-3 (the energy's update is bit-for-bit up to rounding, 1e-9; the
     generator's gradient passes through that energy, and an element whose gradient is near Adam's
@@ -85,3 +93,45 @@ def test_fused_kernels_only_where_torch_has_them() -> None:
             super().__init__(params, lr=lr)
 
     assert not fused_kernel(NoFusedOption, "cpu")
+
+
+def test_the_average_update_equals_timms() -> None:
+    """AverageUpdate moves the EMA exactly as timm's ModelEmaV3.update does, its decay schedule
+    (a copy at steps 0 and 1) and batch-norm's counters included."""
+    (_, state), (_, twin) = default_state(reference=False), default_state(reference=False)
+    generator = state.model.generator
+    ours, timms = AverageUpdate(state.model.ema, generator), twin.model.ema
+    with torch.no_grad():
+        for index in range(4):
+            for parameter in generator.parameters():
+                parameter.add_(torch.randn_like(parameter))
+            generator(torch.randn(8, generator.latent_dim))  # moves the running statistics and counts
+            ours(index)
+            timms.update(generator, step=index)
+            for (key, got), expected in zip(state.model.ema.module.state_dict().items(), timms.module.state_dict().values(), strict=True):
+                assert torch.equal(got, expected), f"step {index}: {key}"
+
+
+def autoencoder(**params: object) -> torch.nn.Module:
+    """The default auto-encoder energy with ``params`` changed."""
+    plugins = load_plugins()
+    raw = {**load_family("ebgan-pt").config, "device": "cpu", "energy": {**load_family("ebgan-pt").config["energy"], **params}}
+    _, _, state = assemble(resolve(TrainConfig.from_dict(raw), plugins.registries), plugins)
+    return state.model.energy
+
+
+def test_one_forward_only_where_each_sample_is_scored_alone() -> None:
+    """The default auto-encoder scores real and generated batches in one forward, with outputs
+    equal to two forwards; batch-norm (batch statistics) and spectral norm (one power iteration
+    per forward) couple the batches, and an energy that does not declare ``per_sample`` is
+    never merged."""
+    energy = autoencoder()
+    real, fake = torch.randn(5, 1, 28, 28), torch.randn(7, 1, 28, 28)
+    assert scores_alone(energy)
+    joint_real, joint_fake = energy(torch.cat((real, fake))).split(len(real))
+    for joint, alone in ((joint_real, energy(real)), (joint_fake, energy(fake))):
+        for name in ("energy", "code", "reconstruction"):
+            torch.testing.assert_close(getattr(joint, name), getattr(alone, name))
+    assert not scores_alone(autoencoder(batch_norm=True))
+    assert not scores_alone(autoencoder(spectral_norm=True))
+    assert not scores_alone(torch.nn.Linear(3, 1))  # a plugin's plain module: its batch coupling unknown
