@@ -19,6 +19,7 @@ PAIRED = {  # kind → the reference it was paired with
     "trainer-step": "hand-written",
     "trainer-step-conv": "hand-written (conv)",
     "trainer-step-compiled": "eager",
+    "trainer-step-levers": "one forward per batch, timm's EMA update",
     "trainer-step-cuda": "hand-written (CUDA)",
     "trainer-step-cuda-bf16": "fp32 (CUDA)",
     "trainer-step-cuda-compiled": "eager (CUDA)",

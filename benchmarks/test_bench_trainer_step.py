@@ -61,6 +61,17 @@ def energan_step(config: str = DEFAULT, **settings: object) -> Callable[[], None
     return lambda: step(next(counter))
 
 
+def per_batch_forward_step(config: str = DEFAULT) -> Callable[[], None]:
+    """energan's step before issue 28's levers: one energy forward per batch, timm's own EMA update."""
+    data, state, resolved = shipped_state(config)
+    step = TrainStep(state, data, resolved.settings)
+    model = state.model
+    step.one_forward = False
+    step.update_average = lambda index: model.ema.update(model.generator, step=index)
+    counter = iter(range(10**9))
+    return lambda: step(next(counter))
+
+
 def hand_written_step(config: str = DEFAULT, device: str = "cpu", **settings: object) -> Callable[[], None]:
     data, state, resolved = shipped_state(config, device=device, **settings)  # the same networks, initialised identically
     settings = resolved.settings
@@ -153,6 +164,12 @@ def test_trainer_step(benchmark: BenchmarkFixture) -> None:
 def test_conv_trainer_step(benchmark: BenchmarkFixture) -> None:
     """The conv path (ebgan-pt-dcgan.toml's DCGAN generator) against the hand-written loop."""
     paired(benchmark, energan_step(CONV), hand_written_step(CONV), "trainer-step-conv")
+
+
+def test_trainer_step_levers(benchmark: BenchmarkFixture) -> None:
+    """make train's step against the same step without the levers kept in issue 28 (one energy
+    forward for both batches, the EMA on tensor lists paired once)."""
+    paired(benchmark, energan_step(), per_batch_forward_step(), "trainer-step-levers")
 
 
 def test_step_floor(benchmark: BenchmarkFixture) -> None:

@@ -75,8 +75,12 @@ def scores_alone(energy: nn.Module) -> bool:
     """Whether a training forward of ``energy`` gives each sample the output it would get alone, so
     that real and generated batches may share one forward: the energy declares ``per_sample`` and
     holds no batch-norm (batch statistics) and no parametrization (spectral norm's power iteration
-    advances once per forward)."""
-    coupled = any(isinstance(m, nn.modules.batchnorm._BatchNorm) or parametrize.is_parametrized(m) for m in energy.modules())
+    advances once per forward), and no part that declares ``per_sample = False`` itself."""
+    parts = [module for module in energy.modules() if module is not energy]
+    coupled = any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) or parametrize.is_parametrized(m) or getattr(m, "per_sample", True) is False
+        for m in parts
+    )
     return getattr(energy, "per_sample", False) and not coupled
 
 

@@ -95,7 +95,12 @@ def conv_autoencoder(
 
 
 class TimmEncoder(nn.Module):
-    """A timm backbone (``features_only``, random init) whose last feature map is flattened to the code."""
+    """A timm backbone (``features_only``, random init) whose last feature map is flattened to the code.
+
+    ``per_sample = False``: timm's layers are not all per-sample (EvoNorm-B0 takes batch statistics),
+    so an energy holding one scores each batch in its own forward."""
+
+    per_sample = False
 
     def __init__(self, backbone: nn.Module, feature_size: int, code_dim: int) -> None:
         super().__init__()

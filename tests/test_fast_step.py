@@ -12,6 +12,7 @@ from energan import load_plugins
 from energan.assemble import assemble, fused_kernel
 from energan.components import scores_alone
 from energan.config import TrainConfig, resolve
+from energan.energies import AutoEncoderEnergy, TimmEncoder
 from energan.state import TrainingState
 from energan.step import AverageUpdate, TrainStep
 from energan.sweep.families import load_family
@@ -135,3 +136,5 @@ def test_one_forward_only_where_each_sample_is_scored_alone() -> None:
     assert not scores_alone(autoencoder(batch_norm=True))
     assert not scores_alone(autoencoder(spectral_norm=True))
     assert not scores_alone(torch.nn.Linear(3, 1))  # a plugin's plain module: its batch coupling unknown
+    timm_encoded = AutoEncoderEnergy(TimmEncoder(torch.nn.Identity(), 4, 2), torch.nn.Linear(2, 4), "mse")
+    assert AutoEncoderEnergy.per_sample and not scores_alone(timm_encoded)  # a part that declares it couples
