@@ -6,6 +6,7 @@ reference runs torch's per-parameter Adam, one energy forward per batch and timm
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from energan import load_plugins
@@ -20,10 +21,10 @@ from energan.sweep.families import load_family
 STEPS = 6
 
 
-def default_state(reference: bool) -> tuple[TrainStep, TrainingState]:
-    """ebgan-pt.toml's step (no warm-up: every step a full one) as it runs, or the reference step."""
+def default_state(reference: bool, family: str = "ebgan-pt") -> tuple[TrainStep, TrainingState]:
+    """``family``'s shipped step (no warm-up: every step a full one) as it runs, or the reference step."""
     plugins = load_plugins()
-    raw = {**load_family("ebgan-pt").config, "device": "cpu", "warmup_steps": 0, "steps": STEPS}
+    raw = {**load_family(family).config, "device": "cpu", "warmup_steps": 0, "steps": STEPS}
     config, data, state = assemble(resolve(TrainConfig.from_dict(raw), plugins.registries), plugins)
     if reference:
         for name in ("optimizer_d", "optimizer_g"):
@@ -52,7 +53,8 @@ def test_the_default_model_runs_the_fast_step_on_the_cpu() -> None:
     assert step.one_forward and isinstance(step.update_average, AverageUpdate)
 
 
-def test_each_fast_step_equals_the_reference_step() -> None:
+@pytest.mark.parametrize("family", ["ebgan-pt", "gan", "began"])  # MAGAN needs a warm-up: every step here is a full one
+def test_each_fast_step_equals_the_reference_step(family: str) -> None:
     """Step by step from the same weights, moments and batches: the same weights after each step,
     to 1 % of a step of lr = 1e-3 (the energy's update is bit-for-bit up to rounding, 1e-9; the
     generator's gradient passes through that energy, and an element whose gradient is near Adam's
@@ -62,8 +64,8 @@ def test_each_fast_step_equals_the_reference_step() -> None:
     whose gradient is near 0 takes a step of ±lr on a rounding difference, so runs are compared
     step by step; a rerun of the fast step is bit-identical.)
     """
-    fast_step, fast = default_state(reference=False)
-    reference_step, reference = default_state(reference=True)
+    fast_step, fast = default_state(reference=False, family=family)
+    reference_step, reference = default_state(reference=True, family=family)
     for index in range(STEPS):
         fast_step(index)
         reference_step(index)
