@@ -14,7 +14,17 @@ from energan.plugins import load_plugins
 from energan.sweep.families import SweepSpec, load_family, validate
 from energan.sweep.grids import NAMED_GRIDS, Grid, grid_from_dict, knob_overrides, load_grid
 from energan.sweep.report_files import extremes
-from energan.sweep.results import FamilyResults, PointResult, bootstrap_median_interval, pooled, reliability, summarize
+from energan.sweep.results import (
+    FamilyResults,
+    PointResult,
+    bootstrap_median_interval,
+    holm,
+    paired_comparison,
+    pooled,
+    reliability,
+    sign_test,
+    summarize,
+)
 from energan.sweep.study import fail_unstarted, is_surplus, open_storage, points_to_queue, read_board
 
 State = optuna.trial.TrialState
@@ -308,3 +318,65 @@ def test_extremes_are_the_best_median_and_worst_scored_points() -> None:
     family = FamilyResults("ebgan", {}, 5, [scored(5.0), scored(None), scored(9.0), scored(7.0), scored(6.0)])
     assert {rank: p.score for rank, p in extremes(family).items()} == {"best": 9.0, "median": 6.0, "worst": 5.0}
     assert extremes(FamilyResults("gan", {}, 1, [scored(None)])) == {}
+
+
+def seeded(family: str, sweep: str, layers: int, score: float | None) -> PointResult:
+    return PointResult(family, {"nLayerG": layers}, score, None if score is not None else "boom", 10.0, sweep=sweep)
+
+
+def test_families_compared_point_by_point_on_a_hand_made_table() -> None:
+    knobs = {"nLayerG": [2, 4]}
+
+    def family(name: str, scores: dict[tuple[str, int], float | None]) -> FamilyResults:
+        return FamilyResults(name, knobs, 4, [seeded(name, sweep, layers, score) for (sweep, layers), score in scores.items()])
+
+    ebgan = family("ebgan", {("s0", 2): 7.0, ("s0", 4): 5.0, ("s1", 2): 6.0, ("s1", 4): 8.0})
+    gan = family("gan", {("s0", 2): 6.0, ("s0", 4): 5.0, ("s1", 2): 3.0, ("s1", 4): None})
+    c = paired_comparison(ebgan, gan, ["nLayerG"])
+    # Pairs on (sweep, nLayerG): s0/2 → +1, s0/4 → 0 (a tie), s1/2 → +3; s1/4 is left out (the GAN's point failed).
+    assert (c.first, c.second, c.pairs) == ("ebgan", "gan", 3)
+    assert c.median_difference == 1.0
+    assert (c.first_higher, c.second_higher) == (2, 0)
+    assert c.p_value == 0.5  # two wins, no loss: 2 × (½)²
+    assert c.low <= c.median_difference <= c.high
+    mirrored = paired_comparison(gan, ebgan, ["nLayerG"])
+    assert (mirrored.median_difference, mirrored.first_higher, mirrored.second_higher) == (-1.0, 0, 2)
+
+
+@pytest.mark.parametrize(
+    ("wins", "losses", "expected"),
+    [
+        (0, 0, math.nan),
+        (1, 1, 1.0),
+        (3, 0, 0.25),  # 2 × 1/8
+        (0, 3, 0.25),
+        (8, 2, 2 * (1 + 10 + 45) / 1024),  # P(≤ 2 of 10) = 56/1024, doubled
+        (20, 0, 2 / 2**20),
+    ],
+)
+def test_sign_test_by_hand(wins: int, losses: int, expected: float) -> None:
+    p = sign_test(wins, losses)
+    assert math.isnan(p) if math.isnan(expected) else p == pytest.approx(expected)
+
+
+def test_holm_adjustment_by_hand() -> None:
+    # Sorted 0.01, 0.02, 0.04 (three tests): × 3, × 2, × 1 → 0.03, 0.04, 0.04; the untestable NaN stays.
+    adjusted = holm([0.04, 0.01, math.nan, 0.02])
+    assert adjusted[:2] == pytest.approx([0.04, 0.03]) and math.isnan(adjusted[2]) and adjusted[3] == pytest.approx(0.04)
+    assert holm([0.02, 0.9]) == pytest.approx([0.04, 0.9])  # monotone: 0.9 × 1 stays above 0.04
+    assert holm([0.6, 0.7]) == [1.0, 1.0]  # 0.6 × 2 capped at 1; the larger one kept monotone
+    assert holm([]) == []
+
+
+def test_a_pooled_report_compares_families_and_names_each_points_seed(tmp_path: Path) -> None:
+    from energan.sweep.report_files import markdown, points_markdown
+
+    knobs = {"nLayerG": [2, 4]}
+    ebgan = FamilyResults("ebgan", knobs, 4, [seeded("ebgan", s, n, 7.0) for s in ("s0", "s1") for n in (2, 4)])
+    gan = FamilyResults("gan", knobs, 4, [seeded("gan", s, n, 6.0) for s in ("s0", "s1") for n in (2, 4)])
+    text = markdown([ebgan, gan], "s0 + s1", threshold=6.5, figures=[], ceiling=10.0, fraction=0.85)
+    assert "## Families point by point" in text
+    assert "| ebgan | gan | 4 | +1.00 [+1.00, +1.00] | 4 | 0 | 0.12 | 0.12 |" in text  # 2 × (½)⁴ = 0.125, one test
+    table = points_markdown([ebgan, gan], fraction=0.95, min_share=0.05, montage=None)
+    assert "| ebgan | nLayerG=2 (s0) |" in table and "| gan | nLayerG=4 (s1) |" in table
+    assert "## Families point by point" not in markdown([gan], "s0", threshold=6.5, figures=[], ceiling=10.0, fraction=0.85)

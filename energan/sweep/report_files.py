@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energan.atomic import write_atomic
-from energan.sweep.results import COLLAPSE_CLASSES, FamilyResults, PointResult, reliability, summarize
+from energan.sweep.results import COLLAPSE_CLASSES, FamilyResults, PointResult, holm, paired_comparison, reliability, summarize
 
 PREFERRED_HEATMAPS = (("nLayerG", "nLayerD"), ("sizeG", "sizeD"))
 
@@ -50,7 +50,8 @@ def write_montage(results: Sequence[FamilyResults], path: Path) -> Path | None:
     """Every point's final samples in one figure; None when no point's samples are on disk."""
     from energan.sweep.figures import montage_figure, save
 
-    figure = montage_figure(results, knob_label)
+    with_sweep = is_pooled(results)
+    figure = montage_figure(results, lambda point: point_label(point, with_sweep))
     return save(figure, path) if figure is not None else None
 
 
@@ -93,6 +94,35 @@ def reliability_lines(results: Sequence[FamilyResults], ceiling: float, fraction
     return lines
 
 
+def paired_lines(results: Sequence[FamilyResults]) -> list[str]:
+    """Every two families compared point by point on the knobs they share; none for one family."""
+    knobs = list(shared_knobs(results))
+    pairs = [(a, b) for i, a in enumerate(results) for b in results[i + 1 :]]
+    if not pairs:
+        return []
+    lines = [
+        "## Families point by point",
+        "",
+        "Each two families over the points both scored: the same knob values in the same sweep (seed). Difference: "
+        "IS of the first − IS of the second, its median with a bootstrap 95 % interval; p: the two-sided sign test "
+        "on how often each scored higher (ties left out), and Holm's adjustment for the table's comparisons together.",
+        "",
+        "| first | second | pairs | median difference [95 % interval] | first higher | second higher | p | p (Holm) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    comparisons = [paired_comparison(first, second, knobs) for first, second in pairs]
+    for c, adjusted in zip(comparisons, holm([c.p_value for c in comparisons]), strict=True):
+        lines.append(
+            f"| {c.first} | {c.second} | {c.pairs} | {c.median_difference:+.2f} [{c.low:+.2f}, {c.high:+.2f}] | "
+            f"{c.first_higher} | {c.second_higher} | {probability(c.p_value)} | {probability(adjusted)} |"
+        )
+    return lines
+
+
+def probability(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2g}"
+
+
 def markdown(
     results: Sequence[FamilyResults], sweep: str, threshold: float, figures: Sequence[Path], ceiling: float | None, fraction: float
 ) -> str:
@@ -116,6 +146,8 @@ def markdown(
         )
     if ceiling is not None:
         lines += ["", *reliability_lines(results, ceiling, fraction)]
+    paired = paired_lines(results)
+    lines += ["", *paired] if paired else []
     names = [family.family for family in results]
     lines += [
         "",
@@ -172,13 +204,28 @@ def copy_extreme_samples(results: Sequence[FamilyResults], output: Path) -> list
 
 def extremes_markdown(copied: Sequence[tuple[str, str, PointResult, Path]]) -> str:
     lines = ["## Best, median and worst point of each family", ""]
+    with_sweep = len({point.sweep for *_, point, _ in copied}) > 1
     for family, rank, point, path in copied:
-        lines += [f"**{family}, {rank}** (IS {point.score:.2f}; {knob_label(point)})", "", f"![{family} {rank}]({path.name})", ""]
+        lines += [
+            f"**{family}, {rank}** (IS {point.score:.2f}; {point_label(point, with_sweep)})",
+            "",
+            f"![{family} {rank}]({path.name})",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def knob_label(point: PointResult) -> str:
     return ", ".join(f"{knob}={value}" for knob, value in point.point.items())
+
+
+def point_label(point: PointResult, with_sweep: bool) -> str:
+    """The point's knob values, and its sweep where several sweeps (seeds) are pooled."""
+    return f"{knob_label(point)} ({point.sweep})" if with_sweep else knob_label(point)
+
+
+def is_pooled(results: Sequence[FamilyResults]) -> bool:
+    return len({p.sweep for family in results for p in family.points}) > 1
 
 
 def protocol_line(results: Sequence[FamilyResults]) -> str:
@@ -205,6 +252,7 @@ def points_markdown(results: Sequence[FamilyResults], fraction: float, min_share
         "|---|---|---|",
     ]
     lines += [f"| {f.family} | {sum(p.succeeded(fraction, min_share) for p in f.points)} | {len(f.points)} |" for f in results]
+    with_sweep = is_pooled(results)
     lines += [
         "",
         "| family | point | IS (mean ± std) | real IS | classes ≥ share | smallest share | success | wall time |",
@@ -212,12 +260,13 @@ def points_markdown(results: Sequence[FamilyResults], fraction: float, min_share
     ]
     for family in results:
         for p in family.points:
+            label = point_label(p, with_sweep)
             if p.score is None:
-                lines.append(f"| {family.family} | {knob_label(p)} | failed: {p.error} | | | | no | |")
+                lines.append(f"| {family.family} | {label} | failed: {p.error} | | | | no | |")
                 continue
             d = p.details
             lines.append(
-                f"| {family.family} | {knob_label(p)} | {p.score:.2f} ± {d.get('inception_score_std', math.nan):.2f} | "
+                f"| {family.family} | {label} | {p.score:.2f} ± {d.get('inception_score_std', math.nan):.2f} | "
                 f"{p.real_score or math.nan:.2f} | {d.get('classes_present', math.nan):.0f} | {d.get('smallest_class_share', math.nan):.3f} | "
                 f"{'yes' if p.succeeded(fraction, min_share) else 'no'} | {p.seconds or math.nan:.0f} s |"
             )

@@ -25,6 +25,7 @@ class PointResult:
     details: dict[str, float] = dataclasses.field(default_factory=dict)  # the score's protocol and companions
     seconds: float | None = None  # wall time of the point's training and scoring
     run_dir: str | None = None
+    sweep: str = ""  # the sweep that ran it: pooled sweeps (other seeds) repeat each point once per sweep
 
     def succeeded(self, fraction: float, min_share: float) -> bool:
         """IS ≥ ``fraction`` × the real images' IS and every class voted for by ≥ ``min_share`` of the samples."""
@@ -147,6 +148,69 @@ def reliability(points: Sequence[PointResult], real_score: float, fraction: floa
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class PairedComparison:
+    """Two families over the points both scored (the same knob values in the same sweep): the
+    median of the differences ``first − second`` with its bootstrap 95 % interval, how often each
+    scored higher, and the two-sided sign test's p-value (ties left out)."""
+
+    first: str
+    second: str
+    pairs: int
+    median_difference: float
+    low: float
+    high: float
+    first_higher: int
+    second_higher: int
+    p_value: float
+
+
+def paired_comparison(first: FamilyResults, second: FamilyResults, knobs: Sequence[str]) -> PairedComparison:
+    """Pair the two families' scored points on ``knobs`` (the knobs they share) and their sweep."""
+
+    def by_point(family: FamilyResults) -> dict[tuple, float]:
+        return {(p.sweep, *(p.point.get(knob) for knob in knobs)): p.score for p in family.points if p.score is not None}
+
+    mine, theirs = by_point(first), by_point(second)
+    differences = [mine[key] - theirs[key] for key in mine.keys() & theirs.keys()]
+    low, high = bootstrap_median_interval(differences)
+    first_higher = sum(d > 0 for d in differences)
+    second_higher = sum(d < 0 for d in differences)
+    return PairedComparison(
+        first=first.family,
+        second=second.family,
+        pairs=len(differences),
+        median_difference=statistics.median(differences) if differences else math.nan,
+        low=low,
+        high=high,
+        first_higher=first_higher,
+        second_higher=second_higher,
+        p_value=sign_test(first_higher, second_higher),
+    )
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """The exact two-sided sign test: the chance of a split at least this uneven between ``wins``
+    and ``losses`` when either side wins each pair with probability ½."""
+    n = wins + losses
+    if n == 0:
+        return math.nan
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of several tests' p-values (NaN ones left as they are): the
+    k-th smallest of m is multiplied by m − k + 1, kept monotone, capped at 1."""
+    order = sorted((i for i, p in enumerate(p_values) if not math.isnan(p)), key=lambda i: p_values[i])
+    adjusted = list(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 def pooled(studies: Sequence[Sequence[FamilyResults]]) -> list[FamilyResults]:
     """Several sweeps of the same grid (other seeds) as one: each family's points together, in
     the order the families first appear; the grid's size counts every sweep's points."""
@@ -184,12 +248,12 @@ def load_results(storage: Any, sweep: str) -> list[FamilyResults]:
         grid = spec["grid"]
         knobs = {**grid["knobs"], **grid["family_knobs"].get(family, {})}
         size = math.prod(len(values) for values in knobs.values())
-        points = _finished_points(family, study.get_trials(deepcopy=False))
+        points = _finished_points(sweep, family, study.get_trials(deepcopy=False))
         out.append(FamilyResults(family, knobs, size, points, spec.get("higher_is_better", True)))
     return out
 
 
-def _finished_points(family: str, trials: Sequence[Any]) -> list[PointResult]:
+def _finished_points(sweep: str, family: str, trials: Sequence[Any]) -> list[PointResult]:
     """Complete points with their score; failed ones (an error, or lost too often) with the reason."""
     import optuna
 
@@ -202,12 +266,12 @@ def _finished_points(family: str, trials: Sequence[Any]) -> list[PointResult]:
             details = {key: value for key, value in trial.user_attrs.items() if isinstance(value, float)}
             seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
             points.append(
-                PointResult(family, dict(trial.params), trial.value, None, real, details, seconds, trial.user_attrs.get("run_dir"))
+                PointResult(family, dict(trial.params), trial.value, None, real, details, seconds, trial.user_attrs.get("run_dir"), sweep)
             )
         elif trial.state == State.FAIL and ERROR_ATTR in trial.user_attrs:
-            points.append(PointResult(family, dict(trial.params), None, trial.user_attrs[ERROR_ATTR], real))
+            points.append(PointResult(family, dict(trial.params), None, trial.user_attrs[ERROR_ATTR], real, sweep=sweep))
         elif trial.state == State.FAIL and lost[point] > MAX_RETRIES:
-            points.append(PointResult(family, dict(trial.params), None, f"its worker died {lost[point]} times", real))
+            points.append(PointResult(family, dict(trial.params), None, f"its worker died {lost[point]} times", real, sweep=sweep))
     return points
 
 
