@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-THRESHOLD_FRACTION = 0.8  # default threshold: this share of the real images' Inception Score
-GOOD_FRACTION = 0.85  # the reliability table's "good": IS ≥ this share of the real images' IS
+GOOD_FRACTION = 0.85  # "good" (and the default threshold): IS ≥ this share of the real images' IS
 SUCCESS_FRACTION = 0.95  # --points: a point succeeds with IS ≥ this share of the real images' IS ...
 MIN_CLASS_SHARE = 0.05  # ... and every class holding at least this share of the samples
 
@@ -47,13 +46,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<runs-dir>/sweeps/sweeps.db)")
     parser.add_argument("--runs-dir", default="runs", help="where the default storage lives")
     parser.add_argument("--output", type=Path, help="output directory (default <runs-dir>/sweeps/<STUDY>/report)")
-    parser.add_argument("--threshold", type=finite, help="IS threshold for the share column (default 80%% of the real images' IS)")
+    parser.add_argument("--threshold", type=finite, help="IS threshold for the share columns (default --good × the real images' IS)")
     parser.add_argument(
         "--good",
         type=finite,
         default=GOOD_FRACTION,
         metavar="FRACTION",
-        help=f"the reliability table counts a point good at IS ≥ FRACTION × the real images' IS (default {GOOD_FRACTION})",
+        help=f"a point is good at IS ≥ FRACTION × the real images' IS (default {GOOD_FRACTION}); the share columns' default threshold",
     )
     parser.add_argument(
         "--heatmap",
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     ceiling = real_score(results)
     if args.threshold is None and ceiling is None:
         raise ConfigError("no point recorded the real images' Inception Score; pass --threshold")
-    threshold = args.threshold if args.threshold is not None else THRESHOLD_FRACTION * ceiling
+    threshold = args.threshold if args.threshold is not None else args.good * ceiling
     output = args.output or Path(args.runs_dir) / "sweeps" / args.sweeps[0] / "report"
     output.mkdir(parents=True, exist_ok=True)
     figures = write_figures(results, output, ceiling, heatmap_pairs(knobs, args.heatmap))
