@@ -271,6 +271,7 @@ def test_report_covers_knobs_the_families_do_not_share(tmp_path: Path) -> None:
     assert "## Reliability per family" in text and "| gan | 4 | 0 | 2.50 [" in text  # median of 1, 2, 3, 4
     assert "| gan | lr | 0.01 | 2.00 [1.50, 2.50] · 50 % |" in text  # scores 1 and 3
     assert "| gan | lr | 0.001 | 3.00 [2.50, 3.50] · 50 % |" in text  # scores 2 and 4
+    assert "## Families point by point" not in text  # the GAN's lr points have no EBGAN point to pair with
 
 
 # ---------------------------------------------------------------- reliability (issue: the paper's grid on real digits)
@@ -332,15 +333,17 @@ def test_families_compared_point_by_point_on_a_hand_made_table() -> None:
 
     ebgan = family("ebgan", {("s0", 2): 7.0, ("s0", 4): 5.0, ("s1", 2): 6.0, ("s1", 4): 8.0})
     gan = family("gan", {("s0", 2): 6.0, ("s0", 4): 5.0, ("s1", 2): 3.0, ("s1", 4): None})
-    c = paired_comparison(ebgan, gan, ["nLayerG"])
+    c = paired_comparison(ebgan, gan)
     # Pairs on (sweep, nLayerG): s0/2 → +1, s0/4 → 0 (a tie), s1/2 → +3; s1/4 is left out (the GAN's point failed).
     assert (c.first, c.second, c.pairs) == ("ebgan", "gan", 3)
     assert c.median_difference == 1.0
     assert (c.first_higher, c.second_higher) == (2, 0)
     assert c.p_value == 0.5  # two wins, no loss: 2 × (½)²
     assert c.low <= c.median_difference <= c.high
-    mirrored = paired_comparison(gan, ebgan, ["nLayerG"])
+    mirrored = paired_comparison(gan, ebgan)
     assert (mirrored.median_difference, mirrored.first_higher, mirrored.second_higher) == (-1.0, 0, 2)
+    with pytest.raises(ConfigError, match="ebgan and gan sweep other knobs"):
+        paired_comparison(ebgan, FamilyResults("gan", {**knobs, "lr": [0.01]}, 2, gan.points))
 
 
 @pytest.mark.parametrize(

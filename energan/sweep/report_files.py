@@ -95,9 +95,8 @@ def reliability_lines(results: Sequence[FamilyResults], ceiling: float, fraction
 
 
 def paired_lines(results: Sequence[FamilyResults]) -> list[str]:
-    """Every two families compared point by point on the knobs they share; none for one family."""
-    knobs = list(shared_knobs(results))
-    pairs = [(a, b) for i, a in enumerate(results) for b in results[i + 1 :]]
+    """Every two families that sweep the same knobs compared point by point; none if no two do."""
+    pairs = [(a, b) for i, a in enumerate(results) for b in results[i + 1 :] if a.knobs == b.knobs]
     if not pairs:
         return []
     lines = [
@@ -110,7 +109,7 @@ def paired_lines(results: Sequence[FamilyResults]) -> list[str]:
         "| first | second | pairs | median difference [95 % interval] | first higher | second higher | p | p (Holm) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    comparisons = [paired_comparison(first, second, knobs) for first, second in pairs]
+    comparisons = [paired_comparison(first, second) for first, second in pairs]
     for c, adjusted in zip(comparisons, holm([c.p_value for c in comparisons]), strict=True):
         lines.append(
             f"| {c.first} | {c.second} | {c.pairs} | {c.median_difference:+.2f} [{c.low:+.2f}, {c.high:+.2f}] | "

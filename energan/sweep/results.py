@@ -165,14 +165,16 @@ class PairedComparison:
     p_value: float
 
 
-def paired_comparison(first: FamilyResults, second: FamilyResults, knobs: Sequence[str]) -> PairedComparison:
-    """Pair the two families' scored points on ``knobs`` (the knobs they share) and their sweep."""
+def paired_comparison(first: FamilyResults, second: FamilyResults) -> PairedComparison:
+    """Pair two families that sweep the same knobs on their scored points' knob values and sweep."""
+    if first.knobs != second.knobs:
+        raise ConfigError(f"{first.family} and {second.family} sweep other knobs; only families of one grid pair point by point")
 
     def by_point(family: FamilyResults) -> dict[tuple, float]:
-        return {(p.sweep, *(p.point.get(knob) for knob in knobs)): p.score for p in family.points if p.score is not None}
+        return {(p.sweep, *sorted(p.point.items())): p.score for p in family.points if p.score is not None}
 
     mine, theirs = by_point(first), by_point(second)
-    differences = [mine[key] - theirs[key] for key in mine.keys() & theirs.keys()]
+    differences = [score - theirs[key] for key, score in mine.items() if key in theirs]  # in the sweep's order: reproducible
     low, high = bootstrap_median_interval(differences)
     first_higher = sum(d > 0 for d in differences)
     second_higher = sum(d < 0 for d in differences)
