@@ -372,7 +372,7 @@ def test_holm_adjustment_by_hand() -> None:
 
 
 def test_a_pooled_report_compares_families_and_names_each_points_seed(tmp_path: Path) -> None:
-    from energan.sweep.report_files import markdown, points_markdown
+    from energan.sweep.report_files import extremes_markdown, markdown, points_markdown
 
     knobs = {"nLayerG": [2, 4]}
     ebgan = FamilyResults("ebgan", knobs, 4, [seeded("ebgan", s, n, 7.0) for s in ("s0", "s1") for n in (2, 4)])
@@ -382,4 +382,7 @@ def test_a_pooled_report_compares_families_and_names_each_points_seed(tmp_path: 
     assert "| ebgan | gan | 4 | +1.00 [+1.00, +1.00] | 4 | 0 | 0.12 | 0.12 |" in text  # 2 × (½)⁴ = 0.125, one test
     table = points_markdown([ebgan, gan], fraction=0.95, min_share=0.05, montage=None)
     assert "| ebgan | nLayerG=2 (s0) |" in table and "| gan | nLayerG=4 (s1) |" in table
+    # the best, median and worst name their seed even when all three come from one sweep
+    caption = extremes_markdown([("ebgan", "best", ebgan.points[0], Path("samples-ebgan-best.png"))], with_sweep=True)
+    assert "**ebgan, best** (IS 7.00; nLayerG=2 (s0))" in caption
     assert "## Families point by point" not in markdown([gan], "s0", threshold=6.5, figures=[], ceiling=10.0, fraction=0.85)

@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         copy_extreme_samples,
         extremes_markdown,
         heatmap_pairs,
+        is_pooled,
         markdown,
         points_markdown,
         share,
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         text += "\n" + points_markdown(results, args.success, args.min_share, montage)
         figures += [montage] if montage else []
         copied = copy_extreme_samples(results, output)
-        text += "\n" + extremes_markdown(copied) if copied else ""
+        text += "\n" + extremes_markdown(copied, is_pooled(results)) if copied else ""
         figures += [path for *_, path in copied]
     write_markdown(output / "report.md", text)
 

@@ -201,9 +201,9 @@ def copy_extreme_samples(results: Sequence[FamilyResults], output: Path) -> list
     return copied
 
 
-def extremes_markdown(copied: Sequence[tuple[str, str, PointResult, Path]]) -> str:
+def extremes_markdown(copied: Sequence[tuple[str, str, PointResult, Path]], with_sweep: bool) -> str:
+    """Each copied sample grid under its point's score and label (naming its sweep in a pooled report)."""
     lines = ["## Best, median and worst point of each family", ""]
-    with_sweep = len({point.sweep for *_, point, _ in copied}) > 1
     for family, rank, point, path in copied:
         lines += [
             f"**{family}, {rank}** (IS {point.score:.2f}; {point_label(point, with_sweep)})",
