@@ -26,6 +26,7 @@ from energan.sweep.study import open_storage
 FULL = NAMED_GRIDS["paper-mnist"]
 ARCHITECTURE = ("nLayerG", "nLayerD", "sizeG", "sizeD")
 SHAPE = (1, 28, 28)
+BUDGET = 3000  # the steps a point was timed at (a config checks its warm-up against them)
 
 
 def parameter_counter(plugins):
@@ -36,7 +37,7 @@ def parameter_counter(plugins):
         key = (family, *(point[knob] for knob in ARCHITECTURE))
         if key not in counted:
             full_point = {knob: point.get(knob, values[0]) for knob, values in FULL.space(family).items()}
-            spec = SweepSpec(FULL, load_family(family), steps=1)
+            spec = SweepSpec(FULL, load_family(family), steps=BUDGET)
             config = resolve(spec.config(full_point, "unused", "p"), plugins.registries)
             model = build_model(config, plugins.registries, SHAPE, torch.device("cpu"))
             counted[key] = sum(p.numel() for net in (model.generator, model.energy) for p in net.parameters()) / 1e6
