@@ -6,8 +6,9 @@ exists fails). Every ``energan train`` command's config is built and resolved as
 would (a component, parameter or value that no longer exists fails). The ``train`` commands that
 need nothing CI lacks (no placeholder run or config, no data directory, no download, no GPU) and
 compile nothing then train for two steps after their warm-up in a temporary runs directory, on
-the 8×8 digits where they take the default data. ``energan sweep`` commands have their grid and
-families loaded. ``python examples/...`` commands name files that exist.
+the 8×8 digits where they take the default data. A ``train --dry-run`` trains nothing and takes
+seconds: it runs, shipped configs included, unless it reads a data directory CI lacks.
+``energan sweep`` commands have their grid and families loaded. ``python examples/...`` commands name files that exist.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sybil import Example, Sybil
 from sybil.parsers.markdown import CodeBlockParser
+
+if TYPE_CHECKING:
+    from energan.config import TrainConfig
 
 ROOT = Path(__file__).parent
 NOT_RUN = (
@@ -96,6 +101,9 @@ def check_train(args: argparse.Namespace, command: str) -> None:
         return  # a placeholder run or config file: the flags were parsed, there is nothing to resolve
     config = config_from_args(args)
     resolve(config, args.loaded_plugins.registries)
+    if args.dry_run:
+        check_dry_run(args, config, command)
+        return
     if any(marker in command for marker in NOT_RUN):
         return
     if not any(choice in command for choice in ("--data", "--config", "data.")):  # the default data: the 8×8 digits are faster
@@ -106,6 +114,17 @@ def check_train(args: argparse.Namespace, command: str) -> None:
         )
         run = train(short, plugins=args.loaded_plugins)
         assert run.status == "finished", f"{command}: the run ended {run.status}"
+
+
+def check_dry_run(args: argparse.Namespace, config: TrainConfig, command: str) -> None:
+    """Print the command's plan (parameters, FLOPs, peak memory), unless it names a data directory."""
+    from energan.plan_report import dry_run
+
+    if any(marker in command for marker in ("~", "$", "--data-dir")):
+        return
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert dry_run(config, args.loaded_plugins, args.dry_run) == 0, f"{command}: the dry run failed"
+    assert printed.getvalue().strip(), f"{command}: the dry run printed nothing"
 
 
 def check_sweep(args: argparse.Namespace) -> None:

@@ -103,11 +103,20 @@ def assemble(config: ResolvedConfig, plugins: Plugins, world: World | None = Non
     device = pick_device(settings.device, world.local_rank if world.distributed else None)
     precision = Precision(settings.amp, device)
     torch.manual_seed(stream_seed(settings.seed, Stream.WEIGHTS))
-    registries = plugins.registries
     data = load_data(config, plugins)
-    model = build_model(config, registries, data.shape, device)
-    config = with_augment(with_warmup(config, model.energy), data.shape)
-    settings = config.settings
+    model = build_model(config, plugins.registries, data.shape, device)
+    config, state = training_state(config, plugins, model, data.shape, precision, world)
+    return config, data, state
+
+
+def training_state(
+    config: ResolvedConfig, plugins: Plugins, model: Model, shape: tuple[int, int, int], precision: Precision, world: World
+) -> tuple[ResolvedConfig, TrainingState]:
+    """The config made concrete for ``model`` and images of ``shape``, and the training state around
+    the model: loss, regularizers, optimizers, random streams (``energan train --dry-run`` builds
+    the same state around networks of fake tensors)."""
+    config = with_augment(with_warmup(config, model.energy), shape)
+    settings, registries, device = config.settings, plugins.registries, model.device
     if settings.sync_batch_norm and world.distributed:
         synchronise_batch_norm(model)
     loss = config.build(LOSS, registries)
@@ -131,7 +140,7 @@ def assemble(config: ResolvedConfig, plugins: Plugins, world: World | None = Non
         augment_rng=torch.Generator(device).manual_seed(stream_seed(settings.seed, Stream.AUGMENT)),
         precision=precision,
     )
-    return config, data, state
+    return config, state
 
 
 def synchronise_batch_norm(model: Model) -> None:

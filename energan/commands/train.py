@@ -28,6 +28,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2",
     )
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR where it stopped")
+    parser.add_argument(
+        "--dry-run",
+        nargs="?",
+        const="table",
+        choices=("table", "json"),
+        help="train nothing: print the plan (parameters, FLOPs and peak memory of one step, the largest batch per card) as a table or json",
+    )
     add_setting_flags(parser)
     parser.set_defaults(handler=run)
 
@@ -138,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     from energan.status import RunStatus
     from energan.trainer import train
 
+    if args.dry_run:
+        from energan.plan_report import dry_run
+
+        return dry_run(config_from_args(args), args.loaded_plugins, args.dry_run)
     result = train(config_from_args(args), plugins=args.loaded_plugins, resume=args.resume)
     if world_from_environment().is_main:  # under torchrun, one line for the whole run
         print(f"{result.status}: {result.directory} at step {result.step}")
