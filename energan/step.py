@@ -7,6 +7,7 @@ it waits for the device.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import torch
@@ -78,6 +79,7 @@ class TrainStep:
         self.augment = augmentation(settings.augment, settings.augment_shift, data.shape, state.augment_rng, world)
         self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device, world.rank, world.size)
         self.batches_per_epoch = getattr(self.stream, "stream", self.stream).batches_per_epoch  # a prefetcher wraps its stream
+        self.data_wait = 0.0  # seconds spent waiting for batches since the last ``take_data_wait``
         model = state.model
         self.generator_parameters = list(model.generator.parameters())
         # The energy's generator-step forward only passes gradients through to the generator: it is
@@ -97,6 +99,11 @@ class TrainStep:
     def close(self) -> None:
         """Release the batch stream's worker processes, if it has any."""
         self.stream.close()
+
+    def take_data_wait(self) -> float:
+        """The seconds the steps waited for their batches since the last call."""
+        waited, self.data_wait = self.data_wait, 0.0
+        return waited
 
     def latent(self) -> Tensor:
         """This process's share of the global batch's latents (drawn whole, so every share is seeded alike)."""
@@ -123,7 +130,9 @@ class TrainStep:
         # ---- energy steps: low energy on data, high on samples ----
         for k in range(settings.d_steps):
             batch = index * settings.d_steps + k
+            asked = time.perf_counter()
             real = self.stream.batch(batch).to(state.device, non_blocking=True)
+            self.data_wait += time.perf_counter() - asked
             with torch.no_grad(), precision.autocast():
                 fake = self.generator(self.latent())
             real, fake = self.augment(real), self.augment(fake)  # what the energy sees (unchanged without augmentation)

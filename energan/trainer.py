@@ -250,6 +250,7 @@ def _loop(run: Run, state: TrainingState, scoring: Scoring, notify: Notify, worl
                     **{f"reg_{name}": world.mean(value).item() for name, value in out.regularizers.items()},
                     **{name: value.item() for name, value in state.loss.diagnostics(out.energies_real, out.energies_fake).items()},
                     "it_per_s": (run.step - last_log_step) / max(now - tick, 1e-9),
+                    "data_wait": train_step.take_data_wait() / (run.step - last_log_step),  # seconds a step waited for data
                 }
                 last_log_step, tick = run.step, now
                 notify("on_log", run=run, step=run.step, logs=logs)

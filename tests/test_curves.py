@@ -159,7 +159,7 @@ def test_the_figure_draws_the_logged_values(runs) -> None:
     expected = logged(directory / "seed0")
     figure = draw([run], default_panels([run]))
     drawn = lines(figure)
-    train_keys = set(expected["train"]) - {"it_per_s"}
+    train_keys = set(expected["train"]) - {"it_per_s", "data_wait"}
     evaluated = {"seed0:brightness", "seed0:brightness_real", *(f"seed0:energy_{kind}" for kind in ("train", "heldout", "samples"))}
     assert {f"seed0:{key}" for key in train_keys} | evaluated | {"seed0:margin"} == set(drawn)
     for kind, keys in (("train", train_keys), ("eval", ("brightness", "brightness_real"))):

@@ -28,7 +28,7 @@ def test_config_trains_three_steps_on_fake_data(cli, tmp_path: Path, config: Pat
     text = config.read_text()
     data_args: list[str] = []
     if 'name = "folder"' in text:
-        data_args = ["--data-dir", _fake_images(tmp_path), "--set", "data.test_images=2", "--set", "data.workers=1"]
+        data_args = ["--data-dir", _fake_images(tmp_path), "--set", "data.test_images=2"]
     elif 'name = "mnist"' in text:
         write_mnist(tmp_path, train=40, test=10)
         data_args = ["--data-dir", tmp_path]

@@ -78,7 +78,7 @@ TRACKING_LOSS = '''
 def records(run: Path) -> list[dict[str, Any]]:
     """The training lines of metrics.jsonl, without the wall-clock fields."""
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("time", "it_per_s")} for r in lines if r["kind"] == "train"]
+    return [{k: v for k, v in r.items() if k not in ("time", "it_per_s", "data_wait")} for r in lines if r["kind"] == "train"]
 
 
 def assert_same_state(left: Any, right: Any) -> None:

@@ -29,7 +29,9 @@ class LazyImages(Protocol):
 class ImageData:
     """A dataset: train (and optionally test) images [N, C, H, W] in [-1, 1], with labels if any.
 
-    ``key`` identifies the data for caches (e.g. the classifier behind the Inception Score).
+    ``key`` identifies the data for caches (e.g. the classifier behind the Inception Score);
+    ``identity``, where given, stands for the content of images read from files (a hash of their
+    listing), which the fingerprint then covers instead of the pixels.
     Synthetic mixtures also give their ``modes`` [K, D] and per-coordinate ``mode_std`` (in data
     units), which the mode-coverage metric scores against.
     """
@@ -42,6 +44,7 @@ class ImageData:
     num_classes: int | None = None
     modes: Tensor | None = None
     mode_std: float | None = None
+    identity: str | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -109,12 +112,13 @@ class DeferredData:
 
 
 def _fingerprint(data: ImageData) -> str:
-    """sha256 of the training images and labels; files decoded on demand are hashed by their count."""
+    """sha256 of the training images and labels; images read from files are hashed by their
+    count and the identity of the files (their listing)."""
     digest = hashlib.sha256(data.key.encode())
     if isinstance(data.train_images, Tensor):
         digest.update(data.train_images.contiguous().numpy().tobytes())
     else:
-        digest.update(str(len(data.train_images)).encode())
+        digest.update(f"{len(data.train_images)} {data.identity or ''}".encode())
     if data.train_labels is not None:
         digest.update(data.train_labels.contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]

@@ -1,7 +1,9 @@
-"""Any directory of images (CelebA, LSUN exported to JPEG/PNG, ImageNet class folders), read lazily.
+"""Any directory of images (CelebA, LSUN exported to JPEG/PNG, ImageNet class folders).
 
-Images are decoded on demand, center-cropped to a square and resized; the batch stream decodes
-upcoming batches in worker processes (``energan.data.loader``) so the device never waits.
+By default the folder is prepared once into a store at the training size
+(:mod:`energan.data.prepare`) and training gathers pixels from it by index. With
+``prepare = false`` every draw decodes, crops and resizes the file again (no copy on disk); the
+batch stream then decodes upcoming batches in worker processes (``energan.data.loader``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from einops import rearrange
 from torch import Tensor
 
 from energan.data import ImageData
+from energan.cache import cache_dir
+from energan.data.decode import decode_image
+from energan.data.store import PreparedImages
 from energan.errors import DataError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -48,22 +52,9 @@ class ImageFiles:
         return self.load(index)
 
     def load(self, index: int) -> Tensor:
-        """Image ``index``: RGB, the largest centered square, resized to ``size`` (bicubic, antialiased)."""
-        from PIL import Image
-
-        path = os.fsdecode(self.paths[index])
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                side = min(image.size)
-                left, top = (image.width - side) // 2, (image.height - side) // 2
-                image = image.crop((left, top, left + side, top + side))  # crop first: no border pixels bleed in
-                image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
-                pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-        except (OSError, ValueError) as error:
-            raise DataError(f"folder: cannot read image {path}: {error}") from None
-        image_tensor = rearrange(pixels, "(h w c) -> c h w", h=self.size, w=self.size, c=3)
-        return image_tensor.float() / 127.5 - 1.0
+        """Image ``index``, decoded, cropped and resized now (:func:`energan.data.decode.decode_image`)."""
+        pixels = torch.from_numpy(decode_image(os.fsdecode(self.paths[index]), self.size))
+        return pixels.float() / 127.5 - 1.0
 
 
 def find_images(root: Path) -> list[Path]:
@@ -77,24 +68,61 @@ def find_images(root: Path) -> list[Path]:
     return sorted(paths)
 
 
-def load_folder(data_dir: str | None, size: int, workers: int, test_images: int) -> ImageData:
-    """The images under ``data_dir``; the first ``test_images`` of a fixed shuffle are held out."""
+def load_folder(
+    data_dir: str | None, size: int, workers: int, test_images: int, *, prepare: bool = True, cache: Path | None = None
+) -> ImageData:
+    """The images under ``data_dir``, prepared once into ``cache`` on every core, or decoded on
+    every draw (by ``workers`` processes) when not ``prepare``; the first ``test_images`` of a fixed
+    shuffle of the readable files are held out."""
+    from energan.data.prepare import list_folder, prepared_folder
+
+    root = folder_root(data_dir)
+    listing = list_folder(root)
+    if len(listing.paths) <= test_images:
+        raise DataError(
+            f"folder: found {len(listing.paths)} images ({', '.join(EXTENSIONS)}) under {root}; need more than the {test_images} held out for tests"
+        )
+    key = f"folder-{root.resolve()}-{size}"
+    if not prepare:
+        train, test = _split(np.arange(len(listing.paths)), test_images)
+        paths = np.asarray(listing.paths, dtype=object)
+        held_out = ImageFiles(list(paths[test]), size, workers)
+        return ImageData(
+            key=key,
+            train_images=ImageFiles(list(paths[train]), size, workers),
+            test_images=held_out[torch.arange(len(held_out))] if test_images else None,
+            identity=listing.digest,
+        )
+    directory, manifest = prepared_folder(listing, size, cache or cache_dir(), available_cores())
+    readable = np.setdiff1d(np.arange(manifest.files), [failure["index"] for failure in manifest.unreadable])
+    if len(readable) <= test_images:
+        raise DataError(f"folder: {len(readable)} readable images under {root}; need more than the {test_images} held out for tests")
+    train, test = _split(readable, test_images)
+    held_out = PreparedImages(directory, size, test)
+    return ImageData(
+        key=key,
+        train_images=PreparedImages(directory, size, train),
+        test_images=held_out[torch.arange(len(held_out))] if test_images else None,
+        identity=listing.digest,
+    )
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a SLURM job's share, not the whole node's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def folder_root(data_dir: str | None) -> Path:
+    """The folder named by ``data_dir``; a one-line error when it is missing."""
     if not data_dir:
         raise DataError("dataset 'folder' reads images from --data-dir; none was given")
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"folder: data directory {root} does not exist or is not a directory")
-    paths = find_images(root)
-    if len(paths) <= test_images:
-        raise DataError(
-            f"folder: found {len(paths)} images ({', '.join(EXTENSIONS)}) under {root}; need more than the {test_images} held out for tests"
-        )
-    order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(0)).tolist()
-    held_out = sorted(order[:test_images])
-    train = [paths[i] for i in sorted(order[test_images:])]
-    test = ImageFiles([paths[i] for i in held_out], size, workers)
-    return ImageData(
-        key=f"folder-{root.resolve()}-{size}",
-        train_images=ImageFiles(train, size, workers),
-        test_images=test[torch.arange(len(test))] if test_images else None,
-    )
+    return root
+
+
+def _split(files: np.ndarray, test_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held out) of ``files``: a fixed shuffle's first ``test_images``, each part sorted."""
+    order = torch.randperm(len(files), generator=torch.Generator().manual_seed(0)).numpy()
+    return files[np.sort(order[test_images:])], files[np.sort(order[:test_images])]

@@ -13,6 +13,7 @@ from energan.hookspecs import hookimpl
 
 EXTRAS = {"margin": "m", "margin_active": "active", "reg_pullaway": "PT", "k": "k", "m_global": "M"}  # shown when logged
 PLAIN_LINES = 20  # status lines per run when not on a terminal
+DATA_WAIT_SHOWN = 0.05  # the wait for data is shown once it exceeds this share of the step
 
 
 @dataclass
@@ -33,7 +34,9 @@ class PlainStatus:
 
 def _stats(logs: dict[str, float]) -> str:
     extras = "".join(f"  {label} {logs[key]:.2f}" for key, label in EXTRAS.items() if key in logs)
-    return f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}{extras}"
+    waiting = logs.get("data_wait", 0.0) * logs["it_per_s"]  # the share of each step spent waiting for data
+    starved = f"  data wait {waiting:.0%}" if waiting > DATA_WAIT_SHOWN else ""
+    return f"D {logs['loss_d']:.4f}  G {logs['loss_g']:.4f}  E real {logs['energy_real']:.4f}  E fake {logs['energy_fake']:.4f}{extras}{starved}"
 
 
 class ProgressDisplay:
