@@ -6,8 +6,10 @@ exists fails). Every ``energan train`` command's config is built and resolved as
 would (a component, parameter or value that no longer exists fails). The ``train`` commands that
 need nothing CI lacks (no placeholder run or config, no data directory, no download, no GPU) and
 compile nothing then train for two steps after their warm-up in a temporary runs directory, on
-the 8×8 digits where they take the default data. A ``train --dry-run`` trains nothing and takes
-seconds: it runs, shipped configs included, unless it reads a data directory CI lacks.
+the 8×8 digits where they take the default data; ``~/data/celeba`` stands for a generated folder
+of CelebA-sized JPEGs, so the image path's commands (``energan prepare``, training on a folder)
+run as written. A ``train --dry-run`` trains nothing and takes seconds: it runs, shipped configs
+included, unless it reads a data directory CI lacks.
 ``energan sweep`` commands have their grid and families loaded. ``python examples/...`` commands name files that exist.
 """
 
@@ -15,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
+import os
 import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from sybil import Example, Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
@@ -33,7 +38,6 @@ NOT_RUN = (
     "~",
     "$",
     "--download",
-    "--data-dir",
     "cuda",
     "amp=",
     "postgresql",
@@ -120,7 +124,7 @@ def check_dry_run(args: argparse.Namespace, config: TrainConfig, command: str) -
     """Print the command's plan (parameters, FLOPs, peak memory), unless it names a data directory."""
     from energan.plan_report import dry_run
 
-    if any(marker in command for marker in ("~", "$", "--data-dir")):
+    if any(marker in command for marker in ("~", "$")):
         return
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         assert dry_run(config, args.loaded_plugins, args.dry_run) == 0, f"{command}: the dry run failed"
@@ -142,8 +146,30 @@ def evaluate_shell_block(example: Example) -> None:
             check_command(command)
 
 
+PHOTOS = "~/data/celeba"  # in the docs' commands: the generated CelebA-like folder below
+PHOTO_COUNT = 600  # more than the 500 images the folder dataset holds out by default, plus a batch of 64
+
+
+@functools.cache
+def photo_folder() -> Path:
+    """Generated JPEGs of CelebA's size (178 × 218, quality 95) standing in for ``~/data/celeba``:
+    no real photo set can be downloaded where the tests run."""
+    from energan.benchmarks.photo_folders import write_photo_folder
+
+    return write_photo_folder(Path(tempfile.mkdtemp(prefix="energan-docs-celeba-")), "celeba", PHOTO_COUNT)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def docs_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What the docs' commands prepare and fit goes to a temporary cache, never the user's."""
+    os.environ["ENERGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("docs-cache"))
+
+
 def check_command(command: str) -> None:
-    """One command of a block, as the module docstring says."""
+    """One command of a block, as the module docstring says; ``~/data/celeba`` is a generated
+    folder of CelebA-sized JPEGs, so the image path's commands run as written."""
+    if PHOTOS in command:
+        command = command.replace(PHOTOS, str(photo_folder()))
     words = shlex.split(command)
     if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("examples/"):
         assert (ROOT / words[1]).is_file(), f"{command}: no file {words[1]}"
@@ -154,6 +180,8 @@ def check_command(command: str) -> None:
         check_train(args, command)
     elif args is not None and args.command == "sweep":
         check_sweep(args)
+    elif args is not None and args.command == "prepare" and not any(marker in command for marker in NOT_RUN):
+        assert args.handler(args) == 0, f"{command}: the preparation failed"
 
 
 pytest_collect_file = Sybil(

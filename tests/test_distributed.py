@@ -18,6 +18,7 @@ import torch
 import torch.multiprocessing as mp
 from distributed_workers import WORLD_SIZE, batch_norm_of, global_batch_norm, global_pullaway, in_group, replicas
 
+from energan.benchmarks.photo_folders import write_photo_folder
 from energan.checkpoint import load_checkpoint
 from energan.distributed import World, world_from_environment
 from energan.errors import ConfigError
@@ -153,3 +154,15 @@ def test_a_stateful_loss_sees_the_whole_batch(cli, quick_config, tmp_path: Path)
     assert_close_weights(runs / "one", runs / "two")
     margins = [load_checkpoint(runs / name).training["loss"]["margin"] for name in ("one", "two")]
     torch.testing.assert_close(margins[1], margins[0], atol=TOLERANCE, rtol=0)
+
+
+def test_two_processes_prepare_a_folder_once_and_train_on_it_like_one(cli, quick_config, tmp_path: Path) -> None:
+    """Both ranks load the folder at once: one prepares it, the other waits for it, both read it."""
+    photos = write_photo_folder(tmp_path / "photos", "celeba", 40)
+    config = quick_config(steps=4)
+    folder = ("--data", "folder", "--data-dir", photos, "--set", "data.size=32", "--set", "data.test_images=4")
+    two = torchrun("train", "--config", config, "--name", "two", *folder, cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.stderr.count("preparing 40 images") == 1 and two.stderr.count("prepared 40 images") == 1
+    assert cli("train", "--config", config, "--name", "one", *folder)[0] == 0
+    assert_close_weights(tmp_path / "runs" / "one", tmp_path / "runs" / "two")
