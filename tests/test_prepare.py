@@ -272,3 +272,22 @@ def test_energan_prepare_reports_the_store_and_refuses_bad_input(cli, tmp_path: 
     assert "--workers -1: valid: 0" in cli("prepare", root, "--workers", "-1")[2]
     with pytest.raises(SystemExit):
         cli("prepare", root, "--size", "48")
+
+
+def test_training_on_a_prepared_folder_logs_the_wait_for_data(cli, quick_config, tmp_path: Path) -> None:
+    photos = write_photo_folder(tmp_path / "photos", "celeba", 40)
+    folder = ("--data", "folder", "--data-dir", photos, "--set", "data.size=32", "--set", "data.test_images=4")
+    code, _, err = cli("train", "--config", quick_config(steps=4), "--name", "photos", *folder)
+    assert code == 0, err
+    records = [json.loads(line) for line in (tmp_path / "runs" / "photos" / "metrics.jsonl").read_text().splitlines()]
+    waits = [record["data_wait"] for record in records if record["kind"] == "train"]
+    assert len(waits) == 2 and all(0 < wait < 1 for wait in waits)
+
+
+def test_the_progress_line_shows_the_wait_for_data_past_five_percent() -> None:
+    from energan.default_plugins.progress import _stats
+
+    logs = {"loss_d": 1.0, "loss_g": 2.0, "energy_real": 0.5, "energy_fake": 0.7, "it_per_s": 10.0}
+    assert "data wait 12%" in _stats({**logs, "data_wait": 0.012})  # 12 ms of a 100 ms step
+    assert "data wait" not in _stats({**logs, "data_wait": 0.004})  # 4 %
+    assert "data wait" not in _stats(logs)  # a log written before data_wait existed
