@@ -266,7 +266,11 @@ def test_energan_prepare_reports_the_store_and_refuses_bad_input(cli, tmp_path: 
     assert code == 0, err
     assert out.strip() == f"5 images of {root} at 32 px in {store_directory(tmp_path / 'cache', root, 32)} (0 unreadable)"
     assert "preparing 5 images" in err and "15.4 KB on disk" in err
-    assert cli("prepare", tmp_path / "missing")[2].strip().endswith(f"data directory {tmp_path / 'missing'} does not exist or is not a directory")
+    assert (
+        cli("prepare", tmp_path / "missing")[2]
+        .strip()
+        .endswith(f"data directory {tmp_path / 'missing'} does not exist or is not a directory")
+    )
     (tmp_path / "none").mkdir()
     assert "found no images (.jpg, .jpeg, .png, .webp, .bmp) under" in cli("prepare", tmp_path / "none")[2]
     assert "--workers -1: valid: 0" in cli("prepare", root, "--workers", "-1")[2]

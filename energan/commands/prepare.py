@@ -17,16 +17,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("data_dir", type=Path, metavar="DIR", help="the image folder (searched at any depth)")
     parser.add_argument("--size", type=int, default=64, choices=SIZES, help="image side in pixels (default 64), as data.size")
-    parser.add_argument("--cache", type=Path, help="where prepared folders are kept, as data.cache (default: $ENERGAN_CACHE_DIR or ~/.cache/energan)")
+    parser.add_argument(
+        "--cache", type=Path, help="where prepared folders are kept, as data.cache (default: $ENERGAN_CACHE_DIR or ~/.cache/energan)"
+    )
     parser.add_argument("--workers", type=int, help="decoding processes (default: every core this process may use)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from energan.cache import cache_dir
-    from energan.data.folder import available_cores, folder_root
+    from energan.data.folder import EXTENSIONS, available_cores, folder_root
     from energan.data.prepare import list_folder, prepared_folder
-    from energan.data.folder import EXTENSIONS
     from energan.errors import ConfigError, DataError
 
     if args.workers is not None and args.workers < 0:

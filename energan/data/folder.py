@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from energan.data import ImageData
 from energan.cache import cache_dir
+from energan.data import ImageData
 from energan.data.decode import decode_image
 from energan.data.store import PreparedImages
 from energan.errors import DataError

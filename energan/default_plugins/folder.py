@@ -9,7 +9,6 @@ from typing import Any
 from energan.hookspecs import Register, hookimpl
 from energan.params import param
 
-
 SIZES = (32, 64, 128, 256)
 
 
