@@ -170,7 +170,8 @@ class TrainConfig:
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
         """Build from the TOML layout; unknown keys and bad values are errors."""
         raw = dict(raw)
-        raw.pop("plugins", None)  # written for the record, not read back
+        for record in RECORD_TABLES:  # written for the record, not read back
+            raw.pop(record, None)
         chosen: dict[str, Any] = {}
         for kind in kinds.KINDS:
             if kind.key not in raw:
@@ -261,6 +262,8 @@ def _not_table(key: str, name: str, value: Any) -> dict[str, Any]:
 BEFORE_SETTING = {"warmup_steps": 0, "augment": "none"}
 
 
+RECORD_TABLES = ("plugins", "provenance")  # tables of a saved config.toml that record how the run was made
+
 RUN_CONFIG = "config.toml"  # the resolved config a run directory holds; its presence makes a directory a run's
 
 
@@ -338,9 +341,14 @@ def resolve(config: TrainConfig, registries: Registries) -> ResolvedConfig:
     return ResolvedConfig(config.settings, components, tables)
 
 
-def save_config(path: Path, config: ResolvedConfig, plugin_versions: Mapping[str, str | None]) -> None:
-    """Write the resolved config, with the versions of the plugins it used, atomically."""
+def save_config(
+    path: Path, config: ResolvedConfig, plugin_versions: Mapping[str, str | None], provenance: Mapping[str, int | str] | None = None
+) -> None:
+    """Write the resolved config, with the versions of the plugins it used and how it was trained
+    (``provenance``: world size, device), atomically."""
     document = config.to_dict()
     document["plugins"] = {name: version or "unknown" for name, version in plugin_versions.items()}
+    if provenance:
+        document["provenance"] = dict(provenance)
     text = tomli_w.dumps(document)
     write_atomic(path, lambda stream: stream.write(text.encode()))

@@ -123,6 +123,15 @@ class World:
                 dist.broadcast(buffer, src=0)
 
 
+def provenance(world: World, device: torch.device) -> dict[str, int | str]:
+    """How a run was trained, for the record: the number of processes, the device kind and, on
+    CUDA, the GPU's name (as stylegan2-ada's training_options.json records its GPUs)."""
+    record: dict[str, int | str] = {"world_size": world.size, "device": device.type}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record
+
+
 def world_from_environment(environ: dict[str, str] | None = None) -> World:
     """The world torchrun describes in the environment (a world of one without it)."""
     environ = os.environ if environ is None else environ

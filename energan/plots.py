@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from energan.atomic import write_atomic
 from energan.config import RUN_CONFIG, read_toml
 from energan.default_plugins.jsonl import FILENAME as METRICS
-from energan.default_plugins.jsonl import read_records
+from energan.default_plugins.jsonl import START, read_records
 from energan.errors import CheckpointError, ConfigError
 from energan.kinds import LOSS, METRIC
 from energan.metrics.heldout import KEYS as HELDOUT_KEYS
@@ -60,6 +60,8 @@ def read_series(path: Path) -> dict[str, dict[str, Series]]:
     """Every number of a ``metrics.jsonl`` as a series over steps, by kind then key (in file order)."""
     points: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
     for record in read_records(path):
+        if record["kind"] == START:  # how the run was launched, not a value over steps
+            continue
         by_key = points.setdefault(record["kind"], {})
         for key, value in record.items():
             if key in RECORD_FIELDS or isinstance(value, bool) or not isinstance(value, int | float):

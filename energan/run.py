@@ -32,6 +32,7 @@ class Run:
     stop_signal: int | None = None  # the signal that asked the run to stop (SIGINT, SIGTERM), if one did
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the latest evaluation's values
     objective: Objective | None = None  # the metric value that ranks checkpoints
+    provenance: dict[str, int | str] = dataclasses.field(default_factory=dict)  # world size, device (energan.distributed.provenance)
 
     @property
     def steps(self) -> int:

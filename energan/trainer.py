@@ -20,7 +20,7 @@ from energan.checkpoint import Checkpoint, mark_best, remove_partial_writes, sav
 from energan.components import Metric
 from energan.config import RUN_CONFIG, ResolvedConfig, TrainConfig, resolve, save_config
 from energan.data import ImageData
-from energan.distributed import World, joined_world
+from energan.distributed import World, joined_world, provenance
 from energan.errors import CheckpointError, ConfigError, DivergenceError
 from energan.lock import run_lock
 from energan.metrics.heldout import HeldoutEnergy
@@ -109,10 +109,11 @@ def _train(
         restore_training(state, saved, config.settings)
         start_step, scoring.best = saved.step, saved.best
     scoring = dataclasses.replace(scoring, heldout=HeldoutEnergy(state.model.energy, state.device))
-    run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=scoring.objective)
+    made = provenance(world, state.device)
+    run = Run(run_dir.name, run_dir, config, data, state.model, start_step, step=start_step, objective=scoring.objective, provenance=made)
     notify = plugins.notify if world.is_main else _silent
     if world.is_main:
-        save_config(run_dir / RUN_CONFIG, config, {info.name: info.version for info in plugins.info()})
+        save_config(run_dir / RUN_CONFIG, config, {info.name: info.version for info in plugins.info()}, made)
     notify("on_train_start", run=run)
     try:
         with _stop_on_signals(run):

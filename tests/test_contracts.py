@@ -167,7 +167,7 @@ def test_an_observer_that_raises_is_disabled_and_training_goes_on(tmp_path: Path
     assert run.status is RunStatus.FINISHED and run.status == "finished" and run.step == 8  # an enum that is its string
     assert sys.modules[path.stem].calls == [2]  # called once, then never again
     kinds = [json.loads(line)["kind"] for line in (run.directory / "metrics.jsonl").read_text().splitlines()]
-    assert kinds == ["train"] * 4 + ["eval"]  # the other observers kept logging
+    assert kinds == ["start"] + ["train"] * 4 + ["eval"]  # the other observers kept logging
 
 
 INVALID_REGISTRATION = """

@@ -19,6 +19,7 @@ from quick_config import QUICK_CONFIG
 import energan.plots
 from energan import hookimpl, load_plugins
 from energan.config import TrainConfig
+from energan.default_plugins.jsonl import START
 from energan.plots import DPI, FILENAME, ROW_HEIGHT, WIDTH, default_panels, draw, read_run, read_series
 from energan.trainer import train
 
@@ -68,7 +69,7 @@ def logged(run: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
     for line in (run / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         for key, value in record.items():
-            if key not in ("step", "time", "kind"):
+            if key not in ("step", "time", "kind") and record["kind"] != START:
                 series.setdefault(record["kind"], {}).setdefault(key, []).append((record["step"], value))
     return series
 

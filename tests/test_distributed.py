@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,9 @@ def test_two_processes_train_and_resume_like_one(cli, quick_config, tmp_path: Pa
     assert files(runs / "two") == files(runs / "one")
     records = [json.loads(line) for line in (runs / "two" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["kind"] == "train"] == [2, 4, 6, 8]
+    made = {"world_size": WORLD_SIZE, "device": "cpu"}  # how the run was trained, for the record
+    assert tomllib.loads((runs / "two" / "config.toml").read_text())["provenance"] == made
+    assert [{key: r[key] for key in made} for r in records if r["kind"] == "start"] == [made]
 
     resumed = torchrun("train", "--resume", runs / "two", "--set", "steps=12", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -12,6 +12,7 @@ import pytest
 from quick_config import QUICK_CONFIG
 
 from energan.cli import main
+from energan.default_plugins.jsonl import START
 from energan.images import MIN_SIDE
 
 RUN = ("--set", "eval_every=4")  # 8 steps: scalars at 2, 4, 6, 8; samples at 4 and 8
@@ -32,12 +33,13 @@ def events(run: Path) -> Any:
 
 
 def logged(run: Path) -> dict[str, list[tuple[int, float]]]:
-    """metrics.jsonl as TensorBoard tags: train/<name> and eval/<name> -> [(step, value)]."""
+    """metrics.jsonl as TensorBoard tags: train/<name> and eval/<name> -> [(step, value)] (a launch's
+    start line records how it trains: no scalars)."""
     series: dict[str, list[tuple[int, float]]] = {}
     for line in (run / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         for name, value in record.items():
-            if name not in ("step", "time", "kind"):
+            if name not in ("step", "time", "kind") and record["kind"] != START:
                 series.setdefault(f"{record['kind']}/{name}", []).append((record["step"], value))
     return series
 

@@ -1,4 +1,5 @@
-"""Observer: every logged scalar and metric as one JSON line in ``<run>/metrics.jsonl``."""
+"""Observer: every logged scalar and metric as one JSON line in ``<run>/metrics.jsonl``, after a
+``start`` line at each launch (new or resumed) that says how the run is trained (world size, device)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from energan.hookspecs import hookimpl
 from energan.status import RunStatus
 
 FILENAME = "metrics.jsonl"
+START = "start"  # the kind of the line each launch begins with: the run's provenance, no values
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
@@ -45,13 +47,21 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _kept(record: dict[str, Any], start_step: int) -> bool:
+    """Whether a resume at ``start_step`` keeps ``record``: the lines up to the checkpoint, but
+    not the start line of an earlier launch from that same step, whose lines are all cut."""
+    return record["step"] < start_step or (record["step"] == start_step and record["kind"] != START)
+
+
 @hookimpl
 def on_train_start(run: Any) -> None:
-    """On resume, drop the lines past the checkpoint (and torn ones) so the log matches the weights."""
+    """On resume, drop the lines past the checkpoint (and torn ones) so the log matches the weights;
+    then a ``start`` line with how this launch trains (``run.provenance``)."""
     path = run.directory / FILENAME
     if path.exists():
-        text = "".join(json.dumps(record) + "\n" for record in read_records(path) if record["step"] <= run.start_step)
+        text = "".join(json.dumps(record) + "\n" for record in read_records(path) if _kept(record, run.start_step))
         write_atomic(path, lambda stream: stream.write(text.encode()))  # a kill here loses no line
+    _append(path, {"step": run.start_step, "time": time.time(), "kind": START, **run.provenance})
 
 
 @hookimpl
