@@ -75,14 +75,15 @@ def bounded_below(energy: nn.Module) -> bool:
     return getattr(energy, "energy_range", (-math.inf,))[0] > -math.inf
 
 
-def with_warmup(config: ResolvedConfig, energy: nn.Module) -> ResolvedConfig:
-    """``warmup_steps = -1`` (auto) made concrete: 500 steps, at most a tenth of the run, for an
-    energy bounded below (an auto-encoder's); 0 for an energy unbounded below, which a warm-up
-    on real data alone would drive to −∞."""
+def with_warmup(config: ResolvedConfig, energy: nn.Module, loss: Loss) -> ResolvedConfig:
+    """``warmup_steps = -1`` (auto) made concrete: 500 steps (or what the loss asks for, MAGAN's
+    124), at most a tenth of the run, for an energy bounded below (an auto-encoder's); 0 for an
+    energy unbounded below, which a warm-up on real data alone would drive to −∞."""
     settings = config.settings
     if settings.warmup_steps >= 0:
         return config
-    steps = min(AUTO_WARMUP_STEPS, settings.steps // 10) if bounded_below(energy) else 0
+    wanted = getattr(loss, "auto_warmup_steps", None) or AUTO_WARMUP_STEPS
+    steps = min(wanted, settings.steps // 10) if bounded_below(energy) else 0
     return config.replace_settings(warmup_steps=steps)
 
 
@@ -115,11 +116,11 @@ def training_state(
     """The config made concrete for ``model`` and images of ``shape``, and the training state around
     the model: loss, regularizers, optimizers, random streams (``energan train --dry-run`` builds
     the same state around networks of fake tensors)."""
-    config = with_augment(with_warmup(config, model.energy), shape)
+    loss = config.build(LOSS, plugins.registries)
+    config = with_augment(with_warmup(config, model.energy, loss), shape)
     settings, registries, device = config.settings, plugins.registries, model.device
     if settings.sync_batch_norm and world.distributed:
         synchronise_batch_norm(model)
-    loss = config.build(LOSS, registries)
     check_energy_range(config, model.energy, loss)
     if settings.warmup_steps and not bounded_below(model.energy):
         raise ConfigError(

@@ -103,7 +103,11 @@ class Loss(abc.ABC):
 
     A loss may own state (BEGAN's k_t, MAGAN's margin): ``update`` changes it after every energy
     step, ``state_dict`` / ``load_state_dict`` carry it through checkpoints, ``diagnostics`` logs it.
+    ``auto_warmup_steps`` is the warm-up the loss asks for when ``warmup_steps = -1`` (auto), at most
+    a tenth of the run; None: the trainer's own (energan.assemble.with_warmup).
     """
+
+    auto_warmup_steps: int | None = None
 
     @abc.abstractmethod
     def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:

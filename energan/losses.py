@@ -140,6 +140,7 @@ class AdaptiveMarginLoss(MarginLoss):
     """
 
     STATE = ("margin", "warmup_sum", "warmup_batches", "epoch_sums", "epoch_batches", "previous_fake")
+    auto_warmup_steps = 124  # two epochs of mnist5k's 4 000 training digits at batch 64 (62 batches each), as the authors pre-train
 
     def __init__(self) -> None:
         super().__init__(torch.zeros(()))  # set by the warm-up's first update

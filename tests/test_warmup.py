@@ -7,12 +7,18 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 from checks import one_line
 
-from energan.assemble import with_warmup
+from energan.assemble import assemble, with_warmup
 from energan.checkpoint import load_checkpoint
-from energan.config import TrainConfig
+from energan.config import TrainConfig, resolve
 from energan.energies import AutoEncoderEnergy, LogitEnergy
+from energan.losses import AdaptiveMarginLoss, MarginLoss
+from energan.plugins import load_plugins
+from energan.step import TrainStep
+from energan.sweep.families import SweepSpec, load_family
+from energan.sweep.grids import NAMED_GRIDS
 
 
 def test_warmup_trains_the_energy_on_data_and_leaves_the_generator(cli, quick_config, tmp_path: Path) -> None:
@@ -45,7 +51,31 @@ def test_warmup_refuses_an_energy_unbounded_below(cli, quick_config) -> None:
 def test_auto_warmup(warmup: int, steps: int, bounded: bool, expected: int) -> None:
     energy = AutoEncoderEnergy.__new__(AutoEncoderEnergy) if bounded else LogitEnergy.__new__(LogitEnergy)
     config = TrainConfig.from_dict({"warmup_steps": warmup, "steps": steps})
-    assert with_warmup(config, energy).settings.warmup_steps == expected
+    assert with_warmup(config, energy, MarginLoss(1.0)).settings.warmup_steps == expected
+
+
+@pytest.mark.parametrize(("steps", "expected"), [(12000, 124), (3000, 124), (1000, 100), (100, 10)])
+def test_magan_asks_for_two_epochs_at_most_a_tenth_of_the_run(steps: int, expected: int) -> None:
+    """The shipped recipe's 124 steps (two epochs of mnist5k at batch 64) at 12 000 steps, a tenth of a short run."""
+    plugins = load_plugins()
+    config = resolve(TrainConfig.from_dict({**load_family("magan").config, "steps": steps}), plugins.registries)
+    energy = AutoEncoderEnergy.__new__(AutoEncoderEnergy)
+    assert with_warmup(config, energy, AdaptiveMarginLoss()).settings.warmup_steps == expected
+
+
+def test_a_short_magan_sweep_point_trains(tmp_path: Path) -> None:
+    """``energan sweep --family magan --steps 100``: the point's config resolves, warms up for 10 steps, then plays."""
+    plugins = load_plugins()
+    spec = SweepSpec(NAMED_GRIDS["seeds"], load_family("magan"), steps=100)
+    point = next(spec.grid.points(spec.family.name))
+    raw = spec.config(point, str(tmp_path), "magan-100").replace_settings(device="cpu")
+    config, data, state = assemble(resolve(raw, plugins.registries), plugins)
+    assert config.settings.warmup_steps == 10
+    step = TrainStep(state, data, config.settings)
+    for index in range(12):  # the warm-up, then two steps of the game
+        out = step(index)
+    step.close()
+    assert out.loss_g != 0 and torch.isfinite(out.total_d) and 0 < float(state.loss.margin) < 1
 
 
 def test_the_run_records_the_concrete_warmup(cli, quick_config, tmp_path: Path) -> None:
