@@ -27,7 +27,7 @@ def test_every_shipped_config_is_a_family_and_examples_configs_are_the_same_file
 def test_a_point_keeps_its_familys_config_and_changes_only_the_knob(name: str) -> None:
     registries = load_plugins().registries
     family = load_family(name)
-    spec = SweepSpec(SEEDS, family, steps=400)  # beyond MAGAN's 124-step warm-up
+    spec = SweepSpec(SEEDS, family, steps=400)  # a short sweep: MAGAN warms up for a tenth of it
     point = resolve(spec.config({"seed": 1}, "r", "p0001"), registries)
     shipped = resolve(spec.config({}, "r", "p"), registries)  # the family with the sweep's settings, no knob
     assert point.settings.seed == 1 and point.settings.steps == 400
