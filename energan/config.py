@@ -277,11 +277,13 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return {**BEFORE_SETTING, **raw} if raw else raw
 
 
+BYTE_ORDER_MARK = "\ufeff"  # what a file saved as "UTF-8 with BOM" starts with; TOML itself refuses it
 MAX_TOML_BYTES = 4 * 2**20  # configs and grids are a few kB; this bounds a read of /dev/zero or a wrong file
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file as a dict, with a one-line error for a missing, oversized, non-UTF-8 or malformed file."""
+    """A TOML file as a dict, with a one-line error for a missing, oversized, non-UTF-8 or malformed
+    file; a leading byte-order mark (as some Windows editors save UTF-8) is dropped."""
     try:
         with Path(path).open("rb") as stream:
             data = stream.read(MAX_TOML_BYTES + 1)
@@ -292,7 +294,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     if len(data) > MAX_TOML_BYTES:
         raise ConfigError(f"config file {path} is larger than {MAX_TOML_BYTES // 2**20} MB: not a config")
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8").removeprefix(BYTE_ORDER_MARK))
     except UnicodeDecodeError as error:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start})") from None
     except tomllib.TOMLDecodeError as error:

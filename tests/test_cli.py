@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import subprocess
@@ -119,6 +120,19 @@ def test_missing_data_dir(cli, quick_config, tmp_path: Path) -> None:
     code, _, err = cli("train", "--config", quick_config(), "--data-dir", missing)
     assert code == 1
     assert f"data directory {missing} does not exist" in one_line_error(err)
+
+
+def test_a_config_saved_with_a_byte_order_mark_trains(cli, quick_config, tmp_path: Path) -> None:
+    """Some Windows editors save UTF-8 with a byte-order mark, which TOML itself refuses."""
+    config = quick_config(steps=2)
+    config.write_bytes(codecs.BOM_UTF8 + config.read_bytes())
+    code, _, err = cli("train", "--config", config, "--name", "bom")
+    assert code == 0, err
+    assert tomllib.loads((tmp_path / "runs" / "bom" / "config.toml").read_text())["steps"] == 2
+    garbled = tmp_path / "garbled.toml"
+    garbled.write_bytes(codecs.BOM_UTF8 + b"steps = 2\n\xff")
+    code, _, err = cli("train", "--config", garbled)
+    assert code == 1 and "is not UTF-8 text (byte 0xff at offset 13)" in one_line_error(err)
 
 
 def test_missing_and_invalid_config_files(cli, tmp_path: Path) -> None:
