@@ -190,6 +190,10 @@ def verdict(size: int, prepared: float | None, decode: float | None) -> str:
     return "met" if not missed else f"not met ({', '.join(missed)})"
 
 
+def headroom(supplied: float | None, consumed: float | None) -> str:
+    return f"{supplied / consumed:,.0f}×" if supplied and consumed else "–"
+
+
 def step_table(infos: list[dict[str, Any]], rates: dict[tuple[str, int, str, int], float | None], cores: int) -> list[str]:
     """What each shipped config's step consumes on this machine, and how many times that each
     path supplies at the config's dataset kind and size."""
@@ -210,8 +214,8 @@ def step_table(infos: list[dict[str, Any]], rates: dict[tuple[str, int, str, int
             f"{info['batch_size']} × {info['d_steps']}",
             number(info["images"] / consumed if consumed else None),
             f"{consumed:.1f}" if consumed else "–",
-            ratio(rates.get((info["dataset"], info["size"], "decode", cores)), consumed),
-            ratio(rates.get((info["dataset"], info["size"], "prepared", 1)), consumed),
+            headroom(rates.get((info["dataset"], info["size"], "decode", cores)), consumed),
+            headroom(rates.get((info["dataset"], info["size"], "prepared", 1)), consumed),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
