@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -24,6 +25,9 @@ from energan.plugins import Plugins
 from energan.precision import Precision
 from energan.state import TrainingState
 from energan.streams import Stream, stream_seed
+
+if TYPE_CHECKING:
+    from timm.optim import OptimInfo  # timm is imported when an optimizer is made, not before
 
 
 def load_data(config: ResolvedConfig, plugins: Plugins) -> ImageData:
@@ -49,12 +53,35 @@ def make_optimizer(model: nn.Module, config: ResolvedConfig, name: str, lr: floa
         info = timm.optim.get_optimizer_info(name)
     except (ValueError, KeyError):
         valid = timm.optim.list_optimizers()
-        raise ConfigError(f"unknown optimizer {name!r}; valid: any of timm's {len(valid)}, e.g. adam, adamw, sgd, lion") from None
-    extra: dict[str, object] = {"betas": (settings.beta1, settings.beta2)} if info.has_betas and info.num_betas == 2 else {}
+        raise ConfigError(f"unknown optimizer {name!r}; valid: any of timm's {len(valid)}, e.g. {FIRST_ORDER}") from None
     device = next(model.parameters()).device.type
+    check_optimizer_runs(name, info, device)
+    extra: dict[str, object] = {"betas": (settings.beta1, settings.beta2)} if info.has_betas and info.num_betas == 2 else {}
     if fused_kernel(info.opt_class, device):
         extra["fused"] = True
-    return timm.optim.create_optimizer_v2(model, opt=name, lr=lr, weight_decay=settings.weight_decay, **extra)
+    try:
+        return timm.optim.create_optimizer_v2(model, opt=name, lr=lr, weight_decay=settings.weight_decay, **extra)
+    except ImportError as error:  # APEX, bitsandbytes: timm imports them only now
+        raise ConfigError(f"optimizer {name!r} needs a package that is not installed ({error}); valid here: e.g. {FIRST_ORDER}") from None
+
+
+FIRST_ORDER = "adam, adamw, sgd, lion"  # timm optimizers every device runs
+
+
+def check_optimizer_runs(name: str, info: OptimInfo, device: str) -> None:
+    """A timm optimizer energan's steps cannot drive here is a one-line error: a second-order one
+    (it needs the gradients' own graph, which a step does not keep) or one of the CUDA-only
+    packages timm names by import path (APEX, bitsandbytes) off a CUDA device."""
+    if info.second_order:
+        raise ConfigError(
+            f"optimizer {name!r} is second-order: it needs backward(create_graph=True), which energan's steps do not do; "
+            f"valid: a first-order timm optimizer, e.g. {FIRST_ORDER}"
+        )
+    package = info.opt_class.split(".")[0] if isinstance(info.opt_class, str) else None
+    if package and device != "cuda":
+        raise ConfigError(
+            f"optimizer {name!r} ({package}) runs on CUDA only, and this run trains on {device}; valid here: e.g. {FIRST_ORDER}"
+        )
 
 
 def fused_kernel(optimizer: type, device: str) -> bool:

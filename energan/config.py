@@ -62,7 +62,9 @@ class TrainSettings:
         choices=AUGMENTATIONS,
     )
     augment_shift: float = param(0.0625, "largest translation, as a share of the image side (0.0625 of 28: 2 pixels)", low=0.0, high=0.5)
-    optimizer: str = param("adam", "any timm optimizer name (timm.optim.list_optimizers())")
+    optimizer: str = param(
+        "adam", "any first-order timm optimizer name (timm.optim.list_optimizers()); its APEX and bitsandbytes ones on CUDA only"
+    )
     optimizer_d: str = param("", "energy optimizer, if it differs from optimizer (paper's optimD)")
     optimizer_g: str = param("", "generator optimizer, if it differs from optimizer (paper's optimG)")
     lr_d: float = param(1e-3, "energy learning rate", low=0.0)
