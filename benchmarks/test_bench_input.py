@@ -8,8 +8,11 @@ beside them. Two paths draw batches of random indices:
 - decode on draw (``data.prepare = false``): ``ImageFiles`` decodes, crops and resizes every
   file of the batch; on one core in this process, on all cores in DataLoader workers
   (``batch_stream`` with one worker per core);
-- prepared: ``PreparedImages`` gathers the stored uint8 pixels and converts them to floats. It
-  always runs in the training process, so "all cores" is that one process with torch's threads.
+- prepared: ``PreparedImages`` gathers the stored uint8 pixels. It always runs in the training
+  process, so "all cores" is that one process with torch's threads.
+
+Both hand the step uint8 batches, as training does (``BatchStream.batch``); the step scales them
+to [-1, 1] on its device, so that conversion is the step's work, not the loader's.
 
 Beside them, the images/s each shipped image config's training step consumes on this machine
 (batch × d_steps / step time), built as ``energan train`` builds it and fed in-memory random
@@ -88,7 +91,7 @@ def torch_threads(count: int) -> Iterator[None]:
 def random_batches(images: LazyImages) -> Callable[[], torch.Tensor]:
     """Each call, the batch of BATCH random indices after the last (a fixed seed, as training draws)."""
     generator = torch.Generator().manual_seed(0)
-    return lambda: images[torch.randint(len(images), (BATCH,), generator=generator)]
+    return lambda: images.stored(torch.randint(len(images), (BATCH,), generator=generator))
 
 
 def draw(benchmark: BenchmarkFixture, batches: Callable[[], object], per_round: int, rounds: int, **info: object) -> None:
@@ -113,7 +116,7 @@ def record(benchmark: BenchmarkFixture, kind: str, images: int, **info: object) 
 
 @pytest.mark.parametrize(("kind", "size"), shapes())
 def test_decode_on_draw_one_core(benchmark: BenchmarkFixture, photo_folders: Callable[[str], Path], kind: str, size: int) -> None:
-    """ImageFiles decoding a batch of random files in this process, on one thread."""
+    """ImageFiles decoding a batch of random files to uint8 in this process, on one thread."""
     images = images_of(photo_folders(kind), size, prepared=False, workers=0)
     with torch_threads(1):
         draw(benchmark, random_batches(images), 1, DECODE_ROUNDS, dataset=kind, size=size, path="decode", cores=1)

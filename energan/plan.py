@@ -67,6 +67,7 @@ class Plan:
     largest_batch: dict[int, int | None]  # card GiB -> the largest power-of-two batch whose step fits (None: not even 2)
     images: int | None  # image files under --data-dir (the folder dataset), None without one
     store_bytes: int | None  # the prepared set on disk: of ``images``, or of IMAGES_PER_ROW without a data dir; None for in-memory datasets
+    prepared: bool  # whether the folder is prepared (data.prepare) or decoded on every draw
 
     def fits(self, card_gib: int) -> bool:
         """Whether the step at the config's batch fits a card of ``card_gib`` GiB."""
@@ -117,6 +118,7 @@ def plan(config: ResolvedConfig, plugins: Plugins) -> Plan:
         largest_batch=largest,
         images=images,
         store_bytes=prepared_bytes(config, images),
+        prepared=config.data.name == "folder" and config.data.params.prepare,
     )
 
 

@@ -35,7 +35,8 @@ def render(planned: Plan, dataset: str) -> str:
     ]
     if planned.store_bytes is not None:
         counted = f"{planned.images:,} images" if planned.images is not None else f"per {IMAGES_PER_ROW:,} images (no --data-dir given)"
-        rows.append(("prepared set on disk", f"{size(planned.store_bytes)} ({counted})"))
+        decoded = "" if planned.prepared else "; not written: data.prepare = false decodes every image on every draw"
+        rows.append(("prepared set on disk", f"{size(planned.store_bytes)} ({counted}){decoded}"))
     rows.append(("images/s to feed", ", ".join(f"{planned.feed_rate(step_s):,.0f} at {seconds(step_s)}/step" for step_s in STEP_TIMES_S)))
     for gib in CARDS_GIB:
         largest = planned.largest_batch[gib]

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from energan.augment import augmentation
 from energan.components import EnergyOutput, Regularizer, RegularizerInputs, UpdateContext, scores_alone
 from energan.config import TrainSettings
-from energan.data import ImageData
+from energan.data import ImageData, unit_range
 from energan.data.loader import batch_stream
 from energan.distributed import World, data_parallel
 from energan.schedule import lr_factor, set_lr
@@ -131,7 +131,7 @@ class TrainStep:
         for k in range(settings.d_steps):
             batch = index * settings.d_steps + k
             asked = time.perf_counter()
-            real = self.stream.batch(batch).to(state.device, non_blocking=True)
+            real = unit_range(self.stream.batch(batch).to(state.device, non_blocking=True))
             self.data_wait += time.perf_counter() - asked
             with torch.no_grad(), precision.autocast():
                 fake = self.generator(self.latent())

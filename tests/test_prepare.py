@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from energan.benchmarks.photo_folders import write_photo_folder
-from energan.data import BatchStream
+from energan.data import BatchStream, unit_range
 from energan.data import prepare as preparing
 from energan.data.decode import decode_image
 from energan.data.folder import ImageFiles, find_images, load_folder
@@ -70,7 +70,7 @@ def test_prepared_pixels_equal_todays_decode_in_every_pil_mode(tmp_path: Path) -
     everything = torch.arange(len(paths))
     assert torch.equal(store[everything], decoded[everything])  # float, bit for bit
     for index, path in enumerate(paths):
-        assert np.array_equal(store.uint8(index).numpy(), decode_image(str(path), 32)), path.name
+        assert np.array_equal(store.stored(index).numpy(), decode_image(str(path), 32)), path.name
 
 
 def test_unreadable_files_are_skipped_listed_and_named_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,7 +257,9 @@ def test_prepared_and_decoded_folders_give_the_same_batches_and_identity(tmp_pat
     assert prepared.info == decoded.info and torch.equal(prepared.test_images, decoded.test_images)
     plain, stored = BatchStream(decoded.train_images, 4, seed=5), BatchStream(prepared.train_images, 4, seed=5)
     for index in (0, 1, 2, 5, 1):
-        assert torch.equal(stored.batch(index), plain.batch(index))
+        batch = stored.batch(index)
+        assert batch.dtype == torch.uint8 and torch.equal(batch, plain.batch(index))  # what the step copies to its device
+        assert torch.equal(unit_range(batch), prepared.train_images[plain.indices(index)])  # and scales there
 
 
 def test_energan_prepare_reports_the_store_and_refuses_bad_input(cli, tmp_path: Path) -> None:

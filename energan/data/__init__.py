@@ -13,9 +13,10 @@ from torch import Tensor
 
 
 class LazyImages(Protocol):
-    """Images decoded on demand (e.g. a folder of files): a length, a shape, tensor indexing."""
+    """Images read on demand (a folder of files, a prepared store): a length, a shape, indexing
+    into floats in [-1, 1], and the stored pixels that training batches carry."""
 
-    workers: int  # processes that decode upcoming batches ahead of training
+    workers: int  # processes that read upcoming batches ahead of training (0: read in the training process)
 
     @property
     def shape(self) -> tuple[int, int, int, int]: ...
@@ -23,6 +24,16 @@ class LazyImages(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int | Tensor) -> Tensor: ...
+
+    def stored(self, index: Tensor) -> Tensor:
+        """uint8 [B, C, H, W] in 0..255: a quarter of the floats' bytes to gather, pin and copy;
+        the step scales them on its device (:func:`unit_range`)."""
+        ...
+
+
+def unit_range(batch: Tensor) -> Tensor:
+    """Stored uint8 pixels as floats in [-1, 1] (on the batch's device); float batches as they are."""
+    return batch.float().div_(127.5).sub_(1.0) if batch.dtype == torch.uint8 else batch
 
 
 @dataclasses.dataclass
@@ -156,7 +167,9 @@ class BatchStream:
         return self._order[start : start + self.share]
 
     def batch(self, index: int) -> Tensor:
-        return self.images[self.indices(index)]
+        """Batch ``index`` as stored: floats of in-memory images, uint8 pixels of lazy ones."""
+        indices = self.indices(index)
+        return self.images[indices] if isinstance(self.images, Tensor) else self.images.stored(indices)
 
     def close(self) -> None:
         """In-memory batches hold no workers (the same interface as the prefetching stream)."""

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from energan.cache import cache_dir
-from energan.data import ImageData
+from energan.data import ImageData, unit_range
 from energan.data.decode import decode_image
 from energan.data.store import PreparedImages
 from energan.errors import DataError
@@ -47,14 +47,14 @@ class ImageFiles:
         return len(self.paths)
 
     def __getitem__(self, index: int | Tensor) -> Tensor:
-        if isinstance(index, Tensor):
-            return torch.stack([self.load(int(i)) for i in index])
-        return self.load(index)
+        return unit_range(self.stored(index))
 
-    def load(self, index: int) -> Tensor:
-        """Image ``index``, decoded, cropped and resized now (:func:`energan.data.decode.decode_image`)."""
-        pixels = torch.from_numpy(decode_image(os.fsdecode(self.paths[index]), self.size))
-        return pixels.float() / 127.5 - 1.0
+    def stored(self, index: int | Tensor) -> Tensor:
+        """uint8 pixels of ``index``, each file decoded, cropped and resized now
+        (:func:`energan.data.decode.decode_image`)."""
+        if isinstance(index, Tensor):
+            return torch.stack([self.stored(int(i)) for i in index])
+        return torch.from_numpy(decode_image(os.fsdecode(self.paths[index]), self.size))
 
 
 def find_images(root: Path) -> list[Path]:

@@ -15,18 +15,28 @@ PREFETCH_PER_WORKER = 4
 
 
 class _BatchIndices:
-    """The index lists of batches ``start``, ``start + 1``, ... (a DataLoader batch sampler)."""
+    """The indices of batches ``start``, ``start + 1``, ... (a DataLoader sampler of whole batches)."""
 
     def __init__(self, stream: BatchStream, start: int) -> None:
         self.stream = stream
         self.start = start
 
-    def __iter__(self) -> Iterator[list[int]]:
-        return (self.stream.indices(index).tolist() for index in itertools.count(self.start))
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self.stream.indices(index) for index in itertools.count(self.start))
+
+
+class _StoredBatches:
+    """A DataLoader dataset whose item is a whole batch: the stored pixels of a tensor of indices."""
+
+    def __init__(self, images: LazyImages) -> None:
+        self.images = images
+
+    def __getitem__(self, indices: Tensor) -> Tensor:
+        return self.images.stored(indices)
 
 
 class PrefetchingStream:
-    """The same batches as ``BatchStream.batch(index)``, decoded in worker processes, pinned for CUDA.
+    """The same batches as ``BatchStream.batch(index)`` (uint8), decoded in worker processes, pinned for CUDA.
 
     Training asks for consecutive indices; any other index (a resume) restarts the workers there.
     """
@@ -42,8 +52,9 @@ class PrefetchingStream:
         if index != self._next or self._batches is None:
             self._batches = iter(
                 torch.utils.data.DataLoader(
-                    self.images,
-                    batch_sampler=_BatchIndices(self.stream, index),
+                    _StoredBatches(self.images),
+                    sampler=_BatchIndices(self.stream, index),
+                    batch_size=None,  # each sampled item is a whole batch, read at once as uint8
                     num_workers=self.images.workers,
                     pin_memory=self.pin_memory,
                     prefetch_factor=PREFETCH_PER_WORKER,

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from energan.data import unit_range
+
 FORMAT = 1  # bump when the layout or the decode changes: older stores are then prepared again
 CHANNELS = 3
 IMAGES_FILE = "images.u8"
@@ -97,10 +99,10 @@ class PreparedImages:
             self._pixels = flat.reshape(-1, CHANNELS, self.size, self.size)
         return self._pixels
 
-    def uint8(self, index: int | Tensor) -> Tensor:
+    def stored(self, index: int | Tensor) -> Tensor:
         """The stored pixels of ``index`` (uint8, [3, s, s] or [B, 3, s, s]): a gather, no decode."""
         rows = self.slots[index.numpy() if isinstance(index, Tensor) else index]
         return torch.from_numpy(np.take(self.pixels, rows, axis=0))
 
     def __getitem__(self, index: int | Tensor) -> Tensor:
-        return self.uint8(index).float().div_(127.5).sub_(1.0)
+        return unit_range(self.stored(index))
