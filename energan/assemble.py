@@ -35,7 +35,22 @@ def load_data(config: ResolvedConfig, plugins: Plugins) -> ImageData:
     data_dir = config.settings.data_dir or None
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DataError(f"data directory {data_dir} does not exist or is not a directory")
-    return config.build(DATASET, plugins.registries, data_dir=data_dir)
+    return check_splits(config.build(DATASET, plugins.registries, data_dir=data_dir))
+
+
+def check_splits(data: ImageData) -> ImageData:
+    """``data``, whose test split, if it has one, holds images of the training images' [C, H, W]
+    (metrics and the held-out energy score one split against the other); an empty test split or
+    another shape is a one-line error."""
+    test = data.test_images
+    if test is not None and not len(test):
+        raise DataError(f"dataset {data.key!r}: its test split holds no images; valid: at least one test image")
+    if test is not None and tuple(test.shape[1:]) != data.shape:
+        raise DataError(
+            f"dataset {data.key!r}: test images of shape {tuple(test.shape[1:])} differ from the training images' {data.shape}; "
+            "valid: one [C, H, W] for both splits"
+        )
+    return data
 
 
 def make_optimizer(model: nn.Module, config: ResolvedConfig, name: str, lr: float) -> torch.optim.Optimizer:
