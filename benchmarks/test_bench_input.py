@@ -8,8 +8,9 @@ beside them. Two paths draw batches of random indices:
 - decode on draw (``data.prepare = false``): ``ImageFiles`` decodes, crops and resizes every
   file of the batch; on one core in this process, on all cores in DataLoader workers
   (``batch_stream`` with one worker per core);
-- prepared: ``PreparedImages`` gathers the stored uint8 pixels. It always runs in the training
-  process, so "all cores" is that one process with torch's threads.
+- prepared: ``PreparedImages`` gathers the stored uint8 pixels, from a store file of 512 MiB (the
+  folder's pixels repeated: a real store is far larger than the CPU's caches). It always runs in
+  the training process, so "all cores" is that one process with torch's threads.
 
 Both hand the step uint8 batches, as training does (``BatchStream.batch``); the step scales them
 to [-1, 1] on its device, so that conversion is the step's work, not the loader's.
@@ -27,6 +28,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
@@ -37,6 +39,7 @@ from energan.config import TrainConfig, resolve
 from energan.data import ImageData, LazyImages
 from energan.data.folder import available_cores, load_folder
 from energan.data.loader import batch_stream
+from energan.data.store import IMAGES_FILE, PreparedImages
 from energan.distributed import World
 from energan.model import build_model
 from energan.precision import Precision
@@ -45,7 +48,8 @@ from energan.sweep.families import load_family
 
 from .photo_folders import write_photo_folder
 
-FILES = 256  # per generated folder: the prepared stores stay in the page cache, as a real set's hot part
+FILES = 256  # per generated folder
+STORE_BYTES = 512 * 2**20  # the prepared stores gathered from: larger than any CPU cache, still in the page cache
 BATCH = 64
 KINDS = ("celeba", "lsun", "imagenet")
 SIZES = (64, 128, 256)
@@ -75,7 +79,21 @@ def images_of(folder: Path, size: int, prepared: bool, workers: int) -> LazyImag
     """The training split of ``folder`` at ``size`` px, read the given way (stores cached in the folder's parent)."""
     data = load_folder(str(folder), size, workers, 0, prepare=prepared, cache=folder.parent / "cache")
     assert not isinstance(data.train_images, torch.Tensor)
-    return data.train_images
+    return data.train_images if not prepared else full_sized(data.train_images)
+
+
+def full_sized(images: PreparedImages) -> PreparedImages:
+    """The store's pixels repeated into a file of at least STORE_BYTES: a real set's store is far
+    larger than the CPU's caches, and random rows of a few megabytes would be read from them."""
+    copies = -(-STORE_BYTES // images.pixels.nbytes)
+    directory = images.directory.with_name(images.directory.name + "-full")
+    path = directory / IMAGES_FILE
+    if not path.exists():
+        directory.mkdir(exist_ok=True)
+        with path.open("wb") as stream:
+            for _ in range(copies):
+                stream.write(images.pixels.tobytes())
+    return PreparedImages(directory, images.size, np.arange(copies * len(images.pixels)))
 
 
 @contextlib.contextmanager
