@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -313,6 +314,21 @@ def test_pooled_sweeps_join_each_familys_points() -> None:
     assert (gan.family, gan.grid_size) == ("gan", 2)
     with pytest.raises(ConfigError, match="sweeps other knobs"):
         pooled([seed0, [FamilyResults("ebgan", {"sizeD": [128]}, 1, [])]])
+
+
+def test_a_report_names_the_dataset_of_a_hand_made_table() -> None:
+    from energan.sweep.report_files import markdown
+
+    knobs = {"nLayerG": [2, 4]}
+    ebgan = FamilyResults("ebgan", knobs, 2, [scored(8.0), scored(7.0)], data="mnist5k")
+    gan = FamilyResults("gan", knobs, 2, [scored(6.0)], data="mnist5k")
+    report = {"sweep": "s", "threshold": 6.5, "figures": [], "ceiling": None, "fraction": 0.85}
+    assert "\nData: mnist5k.\n" in markdown([ebgan, gan], **report)
+    other = dataclasses.replace(gan, data="mnist")
+    assert "\nData: ebgan on mnist5k, gan on mnist.\n" in markdown([ebgan, other], **report)
+    assert "\nData: not recorded.\n" in markdown([dataclasses.replace(ebgan, data="")], **report)
+    with pytest.raises(ConfigError, match="'ebgan' trained on 'mnist5k' in one sweep and on 'mnist' in another"):
+        pooled([[ebgan], [dataclasses.replace(ebgan, data="mnist")]])
 
 
 def test_extremes_are_the_best_median_and_worst_scored_points() -> None:

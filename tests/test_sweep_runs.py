@@ -107,6 +107,7 @@ def test_tiny_grid_end_to_end_with_report(tmp_path: Path, sqlite_url: str, cli) 
     scores = sorted(t.value for t in trials)
     median = (scores[1] + scores[2]) / 2
     assert f"| ebgan | 4 | 4 | 0 | {median:.2f} |" in text and f"{scores[-1]:.2f} | 100 % |" in text
+    assert "\nData: digits.\n" in text  # the dataset the sweep stored with its settings
     # --points: every point with its protocol, and their final samples side by side
     code, _out, err = cli("report", "tiny", "--storage", sqlite_url, "--output", output, "--points")
     assert code == 0, err

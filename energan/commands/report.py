@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from energan.sweep.report_files import (
         cell,
         copy_extreme_samples,
+        datasets,
         extremes_markdown,
         heatmap_pairs,
         is_pooled,
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         figures += [path for *_, path in copied]
     write_markdown(output / "report.md", text)
 
-    table = Table(title=f"sweep {sweep}: Inception Score (share ≥ {threshold:.2f})")
+    table = Table(title=f"sweep {sweep} on {datasets(results)}: Inception Score (share ≥ {threshold:.2f})")
     for column in ("family", "finished", "failed", "median", "Q1", "Q3", "best", "share"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for family in results:

@@ -129,6 +129,8 @@ def markdown(
     lines = [
         f"# Sweep `{sweep}`",
         "",
+        f"Data: {datasets(results)}.",
+        "",
         f"Score: Inception Score of each point's final generator. Share: finished points with IS ≥ {threshold:.2f}"
         " (failed points count as below).",
         "",
@@ -225,6 +227,14 @@ def point_label(point: PointResult, with_sweep: bool) -> str:
 
 def is_pooled(results: Sequence[FamilyResults]) -> bool:
     return len({p.sweep for family in results for p in family.points}) > 1
+
+
+def datasets(results: Sequence[FamilyResults]) -> str:
+    """The dataset the families trained on (each family's where they differ), as the sweeps recorded it."""
+    names = list(dict.fromkeys(family.data or "not recorded" for family in results))
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(f"{family.family} on {family.data or 'not recorded'}" for family in results)
 
 
 def protocol_line(results: Sequence[FamilyResults]) -> str:

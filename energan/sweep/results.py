@@ -46,6 +46,7 @@ class FamilyResults:
     grid_size: int
     points: list[PointResult]
     higher_is_better: bool = True  # the direction of the sweep's objective
+    data: str = ""  # the dataset the sweep trained on, by registry name ("" where the sweep did not record it)
 
     @property
     def scores(self) -> list[float]:
@@ -224,6 +225,10 @@ def pooled(studies: Sequence[Sequence[FamilyResults]]) -> list[FamilyResults]:
                 merged[family.family] = family
             elif seen.knobs != family.knobs:
                 raise ConfigError(f"family {family.family!r} sweeps other knobs in two of the sweeps; pool sweeps of one grid")
+            elif seen.data != family.data:
+                raise ConfigError(
+                    f"family {family.family!r} trained on {seen.data!r} in one sweep and on {family.data!r} in another; pool sweeps of one dataset"
+                )
             else:
                 merged[family.family] = dataclasses.replace(
                     seen, grid_size=seen.grid_size + family.grid_size, points=[*seen.points, *family.points]
@@ -251,7 +256,7 @@ def load_results(storage: Any, sweep: str) -> list[FamilyResults]:
         knobs = {**grid["knobs"], **grid["family_knobs"].get(family, {})}
         size = math.prod(len(values) for values in knobs.values())
         points = _finished_points(sweep, family, study.get_trials(deepcopy=False))
-        out.append(FamilyResults(family, knobs, size, points, spec.get("higher_is_better", True)))
+        out.append(FamilyResults(family, knobs, size, points, spec.get("higher_is_better", True), spec.get("data", "")))
     return out
 
 
