@@ -17,16 +17,16 @@ allocator's max_memory_allocated() after reset_peak_memory_stats(), minus the ba
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
-from torch._C._profiler import _EventType
 from torch.profiler import ProfilerActivity, profile
 
 from energan.kernels import pullaway, pullaway_reference
+
+from .profiler_events import allocations
 
 Step = Callable[[], None]
 
@@ -65,14 +65,6 @@ def training_step(fn: Callable[[torch.Tensor], torch.Tensor], codes: torch.Tenso
             torch.cuda.synchronize()
 
     return step
-
-
-def allocations(nodes: list[Any]) -> Iterator[Any]:
-    """The allocation and free events (negative sizes) of a profiler event tree."""
-    for node in nodes:
-        if node.tag == _EventType.Allocation:
-            yield node
-        yield from allocations(node.children)
 
 
 def peak_extra_bytes(step: Step, device: str) -> int:

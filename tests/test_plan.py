@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 from torch import nn
-from torch._C._profiler import _EventType
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from energan.assemble import training_state
+from energan.benchmarks.profiler_events import allocations
 from energan.commands.train import config_from_args
 from energan.config import ResolvedConfig, TrainConfig, read_toml, resolve
 from energan.data import ImageData
@@ -97,14 +96,6 @@ def parse(plugins: Any, argv: list[str]) -> Any:
 
 
 # ---- peak memory: the fake estimate against a real CPU step ----
-
-
-def allocations(nodes: list[Any]) -> Iterator[Any]:
-    """The allocation and free events (negative sizes) of a profiler event tree."""
-    for node in nodes:
-        if node.tag == _EventType.Allocation:
-            yield node
-        yield from allocations(node.children)
 
 
 def named(nodes: list[Any], name: str) -> Any:
