@@ -8,9 +8,11 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
 import torch
 
 from energan.distributed import World, provenance
+from energan.plugins import PluginWarning
 
 
 def starts(run: Path) -> list[dict[str, object]]:
@@ -48,3 +50,10 @@ def test_provenance_names_the_gpu_on_cuda(monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
     assert provenance(World(1, 4, 1), torch.device("cuda", 1)) == {"world_size": 4, "device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}
     assert provenance(World(), torch.device("cpu")) == {"world_size": 1, "device": "cpu"}
+
+
+def test_a_run_that_fails_before_its_first_log_draws_no_curves(cli, quick_config, recwarn: pytest.WarningsRecorder) -> None:
+    """Its metrics.jsonl holds only the start line: nothing to draw, and no observer complains."""
+    code, _, err = cli("train", "--config", quick_config(steps=4), "--loss", "magan")  # no warm-up: it stops at its first step
+    assert code == 1 and "loss magan needs warmup_steps > 0" in err
+    assert not [str(warning.message) for warning in recwarn if isinstance(warning.message, PluginWarning)]

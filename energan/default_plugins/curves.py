@@ -25,10 +25,12 @@ class CurvesFigure:
         self.drawn = (run.directory, run.step)
 
     def finish(self, run: Any) -> None:
-        """Draw again unless the final evaluation just drew this step (a failed or interrupted run has none)."""
-        from energan.plots import METRICS
+        """Draw again unless the final evaluation just drew this step (a failed or interrupted run
+        has none) or nothing was logged (a run that failed before its first log has only its start line)."""
+        from energan.plots import METRICS, read_series
 
-        if self.drawn != (run.directory, run.step) and (run.directory / METRICS).is_file():
+        path = run.directory / METRICS
+        if self.drawn != (run.directory, run.step) and path.is_file() and any(read_series(path).values()):
             self.draw(run)
         self.drawn = None
 
