@@ -190,18 +190,11 @@ def test_an_empty_test_split_is_one_line(cli, tmp_path: Path, quick_config) -> N
     assert code == 1 and "its test split holds no images" in one_line(err)
 
 
-IDX_OWNED_ELSEWHERE = pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="energan/data/idx.py checks neither a header cut short nor negative sizes (a ValueError): fix it there, then drop this mark",
-)
-
-
 @pytest.mark.parametrize(
     "content",
     [
-        pytest.param(b"\x00\x00\x08\x03\x00\x00\x00", marks=IDX_OWNED_ELSEWHERE, id="header-cut-short"),
-        pytest.param(b"\x00\x00\x08\x02\x00\x00\x00\x00\xff\xff\xff\xff", marks=IDX_OWNED_ELSEWHERE, id="negative-size"),
+        pytest.param(b"\x00\x00\x08\x03\x00\x00\x00", id="header-cut-short"),
+        pytest.param(b"\x00\x00\x08\x02\x00\x00\x00\x00\xff\xff\xff\xff", id="negative-size"),
         pytest.param(b"\x00\x00\x08\x03" + b"\x7f\xff\xff\xff" * 3, id="huge-sizes"),
         pytest.param(b"\x00\x00\x2a\x01\x00\x00\x00\x01\x00", id="unknown-type"),
     ],

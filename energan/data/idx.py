@@ -30,7 +30,11 @@ def read_idx(path: Path) -> Tensor:
         )
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: the header declares {ndim} dimensions ({header} bytes) but the file holds {len(raw)} bytes")
     shape = tuple(int(size) for size in np.frombuffer(raw[4:header], dtype=">i4"))
+    if any(size < 0 for size in shape):
+        raise DataError(f"{path}: the header declares a negative size, shape {shape}")
     dtype = np.dtype(DTYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
