@@ -10,13 +10,17 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from energan.atomic import write_atomic
 from energan.data import DataInfo
 from energan.errors import CheckpointError
+from energan.runfiles import RunFiles
+
+if TYPE_CHECKING:
+    from energan.state import TrainingState
 
 FORMAT = 2
 REQUIRED_KEYS = ("format", "step", "data", "model", "training")
@@ -44,48 +48,36 @@ class Checkpoint:
         }
 
 
-def checkpoint_dir(run_dir: Path) -> Path:
-    return run_dir / "checkpoints"
+def checkpoint_of(step: int, best: float | None, data: DataInfo, state: TrainingState) -> Checkpoint:
+    """The checkpoint of a training state at ``step``: its model's weights and the rest of the state."""
+    return Checkpoint(step, best, data, state.model.state_dict(), state.state_dict())
 
 
 def checkpoint_path(run_dir: Path, which: str) -> Path:
     """``last``, ``best`` or a path (a run directory means its ``last.pt``)."""
     if which in ("last", "best"):
-        return checkpoint_dir(run_dir) / f"{which}.pt"
+        return RunFiles(run_dir).last if which == "last" else RunFiles(run_dir).best
     path = Path(which)
-    return checkpoint_dir(path) / "last.pt" if path.is_dir() else path
+    return RunFiles(path).last if path.is_dir() else path
 
 
-def save_checkpoint(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
-    """Write ``step-NNNNNNN.pt`` and ``last.pt`` atomically; keep the ``keep`` newest numbered ones."""
-    directory = checkpoint_dir(run_dir)
-    numbered = directory / f"step-{checkpoint.step:07d}.pt"
+def save_checkpoint(files: RunFiles, checkpoint: Checkpoint, keep: int, best: bool) -> None:
+    """Write ``step-NNNNNNN.pt`` and ``last.pt`` (and ``best.pt`` when ``best``) atomically; keep the
+    ``keep`` newest numbered ones."""
+    numbered = files.numbered(checkpoint.step)
     write_atomic(numbered, lambda stream: torch.save(checkpoint.to_dict(), stream))
-    write_atomic(directory / "last.pt", lambda stream: stream.write(numbered.read_bytes()))
-    history = sorted(directory.glob("step-*.pt"))
+    for copy in (files.last, files.best) if best else (files.last,):
+        write_atomic(copy, lambda stream: stream.write(numbered.read_bytes()))
+    history = files.history()
     for old in history[: max(len(history) - keep, 0)]:
         old.unlink()
-    return directory / "last.pt"
-
-
-def remove_partial_writes(run_dir: Path) -> None:
-    """Delete temporary files left by a process killed while writing (the finished files they
-    would have replaced are intact). Only call it while holding the run's lock."""
-    for leftover in [*run_dir.glob(".*.tmp"), *checkpoint_dir(run_dir).glob(".*.tmp")]:
-        leftover.unlink(missing_ok=True)
-
-
-def mark_best(run_dir: Path) -> None:
-    """Copy ``last.pt`` to ``best.pt`` (atomically)."""
-    directory = checkpoint_dir(run_dir)
-    write_atomic(directory / "best.pt", lambda stream: stream.write((directory / "last.pt").read_bytes()))
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
     """Load a checkpoint with ``weights_only=True``; a missing, corrupt or foreign file, or one of
     another format, is a one-line error."""
     if path.is_dir():
-        path = checkpoint_dir(path) / "last.pt"
+        path = RunFiles(path).last
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:

@@ -31,6 +31,7 @@ from energan.kinds import ComponentKind
 from energan.options import DEVICES
 from energan.params import applying_dict, build_params, closest, param, params_dict
 from energan.registry import Component, Registries
+from energan.runfiles import RunFiles
 
 AUGMENTATIONS = ("auto", "translation", "none")  # of the energy's inputs: energan.augment
 OBSERVERS = ("tensorboard",)  # the observers that run only when ``log`` names them
@@ -266,15 +267,13 @@ BEFORE_SETTING = {"warmup_steps": 0, "augment": "none"}
 
 RECORD_TABLES = ("plugins", "provenance")  # tables of a saved config.toml that record how the run was made
 
-RUN_CONFIG = "config.toml"  # the resolved config a run directory holds; its presence makes a directory a run's
-
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     """The saved config of the run in ``run_dir``, with the settings it predates at their earlier
     behaviour; a directory without one is not a run's (one-line error)."""
-    path = Path(run_dir) / RUN_CONFIG
+    path = RunFiles(Path(run_dir)).config
     if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory (no {RUN_CONFIG})")
+        raise CheckpointError(f"{run_dir} is not a run directory (no {path.name})")
     raw = read_toml(path)
     return {**BEFORE_SETTING, **raw} if raw else raw
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from energan.errors import CheckpointError
+from energan.runfiles import RunFiles
 
-LOCK_FILE = ".lock"
 PID_WIDTH = 20  # the PID is written right-aligned in a fixed width, so one write replaces it whole
 
 
@@ -60,5 +60,5 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     def refuse(holder: str) -> None:
         raise CheckpointError(f"run {run_dir} is in use by process {holder}; wait for it to finish or stop it first")
 
-    with file_lock(run_dir / LOCK_FILE, busy=refuse):
+    with file_lock(RunFiles(run_dir).lock, busy=refuse):
         yield

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from energan.atomic import write_atomic
-from energan.config import RUN_CONFIG, read_toml
-from energan.default_plugins.jsonl import FILENAME as METRICS
-from energan.default_plugins.jsonl import START, read_records
+from energan.config import read_toml
 from energan.errors import CheckpointError, ConfigError
 from energan.kinds import LOSS, METRIC
 from energan.metrics.heldout import KEYS as HELDOUT_KEYS
+from energan.records import START, read_records
+from energan.runfiles import RunFiles
 
-FILENAME = "curves.png"
 LOSSES = ("loss_d", "loss_g")
 ENERGIES = ("energy_real", "energy_fake")
 MARGIN = "margin"  # logged by a loss whose margin adapts (MAGAN); a fixed one is config.toml's loss.margin
@@ -76,13 +75,14 @@ def read_run(directory: Path) -> RunCurves:
     """A run directory's curves; a missing directory or one without ``metrics.jsonl`` is an error."""
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: no such run directory")
-    path = directory / METRICS
+    files = RunFiles(directory)
+    path = files.metrics
     if not path.is_file():
-        raise CheckpointError(f"{directory} has no {METRICS}: not a run directory, or nothing logged yet")
+        raise CheckpointError(f"{directory} has no {path.name}: not a run directory, or nothing logged yet")
     series = read_series(path)
     if not any(series.values()):
         raise CheckpointError(f"{path} is empty: nothing logged yet")
-    config = read_toml(directory / RUN_CONFIG) if (directory / RUN_CONFIG).is_file() else {}
+    config = read_toml(files.config) if files.is_run() else {}
     margin = config.get(LOSS.key, {}).get(MARGIN)
     fixed = float(margin) if isinstance(margin, int | float) else None
     return RunCurves(directory.absolute().name, series, fixed, tuple(config.get(METRIC.key, {})))
@@ -230,5 +230,6 @@ def save_figure(figure: Any, path: Path) -> None:
 def write_curves(directory: Path) -> Path:
     """Draw a run's curves from its ``metrics.jsonl`` into ``<run>/curves.png``."""
     runs = [read_run(directory)]
-    save_figure(draw(runs, default_panels(runs)), directory / FILENAME)
-    return directory / FILENAME
+    path = RunFiles(directory).curves
+    save_figure(draw(runs, default_panels(runs)), path)
+    return path

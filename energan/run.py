@@ -12,6 +12,7 @@ from energan.config import ResolvedConfig
 from energan.data import DataSource
 from energan.metrics.scoring import Objective
 from energan.model import Model
+from energan.runfiles import RunFiles
 from energan.status import RunStatus
 from energan.streams import Stream, stream_seed
 
@@ -33,6 +34,11 @@ class Run:
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the latest evaluation's values
     objective: Objective | None = None  # the metric value that ranks checkpoints
     provenance: dict[str, int | str] = dataclasses.field(default_factory=dict)  # world size, device (energan.distributed.provenance)
+
+    @property
+    def files(self) -> RunFiles:
+        """Every path inside the run's directory."""
+        return RunFiles(self.directory)
 
     @property
     def steps(self) -> int:

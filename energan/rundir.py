@@ -1,16 +1,18 @@
-"""The run directory: creating a new one, continuing one, opening a saved one.
+"""A run directory's life: naming a new one, its lock, the checks before training, continuing it,
+writing its config, removing a run that never started; and opening a saved run again.
 
-A run directory holds ``config.toml`` (the resolved config), ``metrics.jsonl``, ``samples/``,
-``curves.png`` and ``checkpoints/``; one process at a time writes it, under its lock
-(:mod:`energan.lock`). A new run's directory is named and checked here before anything is built;
-``--resume`` checks what may change, picks the checkpoint to continue from and puts the training
-state back; :func:`open_run` reopens a saved run to sample or evaluate it.
+:class:`RunDirectory` owns a training run's directory from the moment it is named to the end of
+training (its paths are :class:`energan.runfiles.RunFiles`'); :func:`open_run` reopens a saved
+run to sample or evaluate it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import shutil
 import warnings
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,43 +20,118 @@ from typing import Any
 import torch
 
 from energan.assemble import load_data
-from energan.checkpoint import Checkpoint, checkpoint_dir, checkpoint_path, load_checkpoint
-from energan.config import RUN_CONFIG, ResolvedConfig, TrainConfig, TrainSettings, read_run_config, resolve
-from energan.data import DeferredData
+from energan.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from energan.config import ResolvedConfig, TrainConfig, TrainSettings, read_run_config, resolve, save_config
+from energan.data import DataInfo, DeferredData
+from energan.distributed import World
 from energan.errors import CheckpointError, ConfigError
 from energan.kinds import METRIC
-from energan.lock import LOCK_FILE
+from energan.lock import run_lock
 from energan.model import build_model, pick_device
 from energan.plugins import Plugins
+from energan.records import START, read_records
 from energan.registry import Registries
 from energan.run import Run
+from energan.runfiles import RunFiles
 from energan.schedule import lr_factor, set_lr
 from energan.state import TrainingState
 from energan.status import RunStatus
 
-# ---------------------------------------------------------------- a new run
 
+@dataclasses.dataclass(frozen=True)
+class RunDirectory:
+    """A training run's directory, new (``resuming`` False) or continued.
 
-def new_run_dir(config: ResolvedConfig) -> Path:
-    """``runs_dir/name``; a name that would leave ``runs_dir`` (``../x``, ``a/b``) is refused."""
-    settings = config.settings
-    name = settings.name or "-".join([config.energy.name, config.loss.name, *config.reg, datetime.now().strftime("%Y%m%d-%H%M%S")])
-    if name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
-        raise ConfigError(
-            f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..', control characters)"
-        )
-    return Path(settings.runs_dir) / name
+    :meth:`opened` is the run's life inside it: under the run's lock (rank 0's: the other ranks
+    of a torchrun never write), the checks that the run may start or continue, the restore of
+    a continued run's state, and its ``config.toml``; a new run that fails before it saved
+    anything leaves no directory behind."""
 
+    files: RunFiles
+    resuming: bool
 
-def remove_if_unstarted(run_dir: Path) -> None:
-    """A new run that failed before it logged or saved anything leaves no directory behind."""
-    if run_dir.is_dir() and {path.name for path in run_dir.iterdir()} <= {RUN_CONFIG, LOCK_FILE}:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    @classmethod
+    def new(cls, config: ResolvedConfig) -> RunDirectory:
+        """``runs_dir/name`` for a new run; a name that would leave ``runs_dir`` or a run that
+        exists already is refused before anything is built."""
+        settings = config.settings
+        name = settings.name or "-".join([config.energy.name, config.loss.name, *config.reg, datetime.now().strftime("%Y%m%d-%H%M%S")])
+        if name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
+            raise ConfigError(
+                f"run name {name!r} must be a single directory name inside runs_dir {settings.runs_dir!r} (no '/', '..', control characters)"
+            )
+        directory = cls(RunFiles(Path(settings.runs_dir) / name), resuming=False)
+        directory._check_new()
+        return directory
 
+    @classmethod
+    def continued(cls, path: Path) -> RunDirectory:
+        """The run in ``path``, to continue; a directory that holds no run is refused."""
+        read_run_config(path)
+        return cls(RunFiles(Path(path)), resuming=True)
 
-def check_new(run_dir: Path) -> None:
-    if (run_dir / "checkpoints").exists():
-        raise CheckpointError(f"run directory {run_dir} already exists; continue it with --resume {run_dir} or pick another --name")
+    @property
+    def name(self) -> str:
+        return self.files.root.name
+
+    @contextlib.contextmanager
+    def opened(
+        self, config: ResolvedConfig, data: DataInfo, state: TrainingState, plugins: Plugins, world: World, provenance: dict[str, Any]
+    ) -> Iterator[Checkpoint | None]:
+        """The run opened for training with ``state``: yields the checkpoint it continues from
+        (its state already restored into ``state``), or None for a new run."""
+        created = not self.files.root.exists()
+        try:
+            with run_lock(self.files.root) if world.is_main else contextlib.nullcontext():
+                saved = self._continue(config, data, state, plugins.registries, world) if self.resuming else self._start(world)
+                if world.is_main:
+                    versions = {info.name: info.version for info in plugins.info()}
+                    save_config(self.files.config, config, versions, provenance)
+                yield saved
+        except BaseException:
+            if world.is_main and created:
+                self._remove_if_unstarted()
+            raise
+
+    def save(self, checkpoint: Checkpoint, keep: int, best: bool) -> None:
+        """Write ``checkpoint`` (and mark it the best), keeping ``keep`` numbered ones."""
+        save_checkpoint(self.files, checkpoint, keep, best)
+
+    def _start(self, world: World) -> None:
+        if world.is_main:
+            self._check_new()  # again, under the lock: no other process can start this run any more
+
+    def _check_new(self) -> None:
+        if self.files.started():
+            root = self.files.root
+            raise CheckpointError(f"run directory {root} already exists; continue it with --resume {root} or pick another --name")
+
+    def _continue(self, config: ResolvedConfig, data: DataInfo, state: TrainingState, registries: Registries, world: World) -> Checkpoint:
+        """Check what the resume changes, pick the checkpoint, check its data, restore ``state``."""
+        if world.is_main:
+            for leftover in self.files.partial_writes():  # a process killed while writing: the files they replace are intact
+                leftover.unlink(missing_ok=True)
+        check_resume_changes(self.files.root, config, registries)
+        saved = load_resumable(self.files)
+        if config.settings.steps < saved.step:
+            raise ConfigError(f"--resume: steps {config.settings.steps} is below the run's step {saved.step}; valid: {saved.step} or more")
+        if saved.data.fingerprint != data.fingerprint:
+            raise CheckpointError(
+                f"{self.files.root} was trained on dataset {saved.data.key!r} (fingerprint {saved.data.fingerprint}); "
+                f"the configured data {data.key!r} differ (fingerprint {data.fingerprint}): resume with the same data"
+            )
+        restore_training(state, saved, config.settings)
+        return saved
+
+    def _remove_if_unstarted(self) -> None:
+        """A new run that failed before it logged or saved anything leaves no directory behind
+        (its config, its lock and the start line of its metrics are not a run's work)."""
+        files = self.files
+        if not files.root.is_dir() or not set(files.root.iterdir()) <= {files.config, files.lock, files.metrics}:
+            return
+        if files.metrics.exists() and any(record["kind"] != START for record in read_records(files.metrics)):
+            return
+        shutil.rmtree(files.root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- continuing a run
@@ -97,14 +174,13 @@ def check_resume_changes(run_dir: Path, config: ResolvedConfig, registries: Regi
         )
 
 
-def load_resumable(run_dir: Path) -> Checkpoint:
+def load_resumable(files: RunFiles) -> Checkpoint:
     """``last.pt``, or when it is unreadable the newest intact numbered checkpoint, with a warning
     that says which one and how many steps that loses."""
-    directory = checkpoint_dir(run_dir)
     try:
-        return load_checkpoint(directory / "last.pt")
+        return load_checkpoint(files.last)
     except CheckpointError as error:
-        for candidate in sorted(directory.glob("step-*.pt"), reverse=True):
+        for candidate in reversed(files.history()):
             try:
                 fallback = load_checkpoint(candidate)
             except CheckpointError:

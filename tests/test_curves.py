@@ -19,8 +19,9 @@ from quick_config import QUICK_CONFIG
 import energan.plots
 from energan import hookimpl, load_plugins
 from energan.config import TrainConfig
-from energan.default_plugins.jsonl import START
-from energan.plots import DPI, FILENAME, ROW_HEIGHT, WIDTH, default_panels, draw, read_run, read_series
+from energan.plots import DPI, ROW_HEIGHT, WIDTH, default_panels, draw, read_run, read_series
+from energan.records import START
+from energan.runfiles import RunFiles
 from energan.trainer import train
 
 STEPS = 8  # logs at 2, 4, 6, 8; evaluations at 4 and 8
@@ -118,7 +119,7 @@ def test_curves_png_has_a_panel_per_group_and_is_not_blank(runs) -> None:
         "energy in eval mode",
         "brightness",
     ]
-    with Image.open(directory / "seed0" / FILENAME) as image:
+    with Image.open(RunFiles(directory / "seed0").curves) as image:
         assert image.format == "PNG" and image.size == (WIDTH * DPI, 3 * ROW_HEIGHT * DPI)  # 6 panels: 3 rows of 2
         pixels = np.asarray(image.convert("RGB")).astype(np.int32)
     colours = np.unique(pixels[..., 0] << 16 | pixels[..., 1] << 8 | pixels[..., 2])

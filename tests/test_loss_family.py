@@ -181,8 +181,9 @@ def test_a_stateful_loss_resumes_exactly_after_kill_9(cli, quick_config, tmp_pat
 def load_resumable_step(run: Path) -> int:
     """The step a resume of ``run`` continues from."""
     from energan.rundir import load_resumable
+    from energan.runfiles import RunFiles
 
-    return load_resumable(run).step
+    return load_resumable(RunFiles(run)).step
 
 
 def test_magan_without_warmup_is_one_line(cli, quick_config) -> None:

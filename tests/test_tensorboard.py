@@ -12,8 +12,8 @@ import pytest
 from quick_config import QUICK_CONFIG
 
 from energan.cli import main
-from energan.default_plugins.jsonl import START
 from energan.images import MIN_SIDE
+from energan.records import START
 
 RUN = ("--set", "eval_every=4")  # 8 steps: scalars at 2, 4, 6, 8; samples at 4 and 8
 

@@ -27,9 +27,9 @@ class CurvesFigure:
     def finish(self, run: Any) -> None:
         """Draw again unless the final evaluation just drew this step (a failed or interrupted run
         has none) or nothing was logged (a run that failed before its first log has only its start line)."""
-        from energan.plots import METRICS, read_series
+        from energan.plots import read_series
 
-        path = run.directory / METRICS
+        path = run.files.metrics
         if self.drawn != (run.directory, run.step) and path.is_file() and any(read_series(path).values()):
             self.draw(run)
         self.drawn = None

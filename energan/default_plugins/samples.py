@@ -14,4 +14,4 @@ from energan.images import draw_samples
 
 @hookimpl
 def on_evaluate(run: Any, step: int, metrics: dict[str, float]) -> None:
-    draw_samples(run, run.directory / "samples" / f"step-{step:07d}.png")
+    draw_samples(run, run.files.sample_grid(step))

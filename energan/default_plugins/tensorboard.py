@@ -17,7 +17,6 @@ from energan.hookspecs import hookimpl
 from energan.images import draw_samples
 
 KEY = "tensorboard"
-DIRECTORY = "tensorboard"
 
 
 def open_writer(directory: Path, start_step: int) -> Any:
@@ -48,7 +47,7 @@ class TensorBoardLog:
 
     def start(self, run: Any) -> None:
         if KEY in run.config.settings.observers:
-            self.writer = open_writer(run.directory / DIRECTORY, run.start_step)
+            self.writer = open_writer(run.files.tensorboard, run.start_step)
 
     def log(self, step: int, logs: dict[str, float]) -> None:
         if self.writer is not None:

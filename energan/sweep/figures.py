@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from energan.runfiles import RunFiles
 from energan.sweep.grids import KnobValue
 from energan.sweep.results import FamilyResults, PointResult
 
@@ -95,7 +96,7 @@ def save(figure: Figure, path: Path) -> Path:
 
 def final_sample_path(run_dir: str | None) -> Path | None:
     """The latest sample grid a point's run wrote, if it still exists."""
-    grids = sorted(Path(run_dir).glob("samples/step-*.png")) if run_dir else []
+    grids = RunFiles(Path(run_dir)).sample_grids() if run_dir else []
     return grids[-1] if grids else None
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energan.atomic import write_atomic
+from energan.runfiles import RunFiles
 from energan.sweep.results import COLLAPSE_CLASSES, FamilyResults, PointResult, holm, paired_comparison, reliability, summarize
 
 PREFERRED_HEATMAPS = (("nLayerG", "nLayerD"), ("sizeG", "sizeD"))
@@ -194,7 +195,7 @@ def copy_extreme_samples(results: Sequence[FamilyResults], output: Path) -> list
     copied = []
     for family in results:
         for rank, point in extremes(family).items():
-            grids = sorted(Path(point.run_dir).glob("samples/step-*.png")) if point.run_dir else []
+            grids = RunFiles(Path(point.run_dir)).sample_grids() if point.run_dir else []
             if grids:
                 target = output / f"samples-{family.family}-{rank}.png"
                 data = grids[-1].read_bytes()
