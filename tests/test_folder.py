@@ -51,7 +51,7 @@ def test_discovery_is_recursive_sorted_and_skips_other_files(tmp_path: Path) -> 
     data = load_folder(str(root), size=32, workers=0, test_images=3)
     assert data.shape == (3, 32, 32) and len(data.train_images) == 6
     assert data.test_images.shape == (3, 3, 32, 32) and data.test_images.abs().max() <= 1.0
-    assert data.key.startswith("folder-") and data.key.endswith("-32")
+    assert data.key.startswith("folder-data-") and data.key.endswith("-32") and "/" not in data.key  # it names cache files
 
 
 def test_folder_errors_name_the_path_and_what_was_expected(tmp_path: Path) -> None:

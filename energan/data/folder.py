@@ -74,7 +74,7 @@ def load_folder(
     """The images under ``data_dir``, prepared once into ``cache`` on every core, or decoded on
     every draw (by ``workers`` processes) when not ``prepare``; the first ``test_images`` of a fixed
     shuffle of the readable files are held out."""
-    from energan.data.prepare import list_folder, prepared_folder
+    from energan.data.prepare import folder_label, list_folder, prepared_folder
 
     root = folder_root(data_dir)
     listing = list_folder(root)
@@ -82,7 +82,7 @@ def load_folder(
         raise DataError(
             f"folder: found {len(listing.paths)} images ({', '.join(EXTENSIONS)}) under {root}; need more than the {test_images} held out for tests"
         )
-    key = f"folder-{root.resolve()}-{size}"
+    key = f"folder-{folder_label(root)}-{size}"  # names cache files (the FID reference): no path separators
     if not prepare:
         train, test = _split(np.arange(len(listing.paths)), test_images)
         paths = np.asarray(listing.paths, dtype=object)

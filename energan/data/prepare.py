@@ -67,12 +67,16 @@ def list_folder(root: Path) -> Listing:
     return Listing(root, paths, digest.hexdigest())
 
 
-def store_directory(cache: Path, root: Path, size: int) -> Path:
-    """Where ``root`` prepared at ``size`` px lives: one directory per folder and size."""
+def folder_label(root: Path) -> str:
+    """A file-name-safe label of a folder: its name and a hash of its full path (``celeba-3f2a9c1d0b7e``)."""
     resolved = root.resolve()
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", resolved.name)[:40] or "root"
-    key = hashlib.sha256(f"{resolved}\0{size}".encode()).hexdigest()[:12]
-    return cache / "prepared" / f"{name}-{size}px-{key}"
+    return f"{name}-{hashlib.sha256(os.fsencode(resolved)).hexdigest()[:12]}"
+
+
+def store_directory(cache: Path, root: Path, size: int) -> Path:
+    """Where ``root`` prepared at ``size`` px lives: one directory per folder and size."""
+    return cache / "prepared" / f"{folder_label(root)}-{size}px"
 
 
 def prepared_folder(listing: Listing, size: int, cache: Path, workers: int) -> tuple[Path, Manifest]:
