@@ -38,34 +38,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runnable from a source checkout, like the CLI it starts
 
+from benchmarks.quick_config import QUICK_CONFIG  # noqa: E402
 from energan.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from energan.errors import CheckpointError  # noqa: E402
 
 STEPS = 200
-QUICK_CONFIG = """
-steps = {steps}
-batch_size = 16
-log_every = 2
-eval_every = 0
-checkpoint_every = 2
-keep_checkpoints = 3
-runs_dir = "{runs}"
-device = "cpu"
-
-[data]
-name = "digits"
-
-[energy]
-name = "autoencoder"
-size = 32
-
-[generator]
-name = "mlp"
-size = 32
-latent_dim = 8
-
-[metrics]
-"""
+CHECKPOINT_EVERY = ("--set", "checkpoint_every=2")  # the tests' config, with a checkpoint every other step to kill
 CPU = ("--set", "device=cpu")
 PLAIN: tuple[str, ...] = ()
 EVALUATED = (
@@ -201,7 +179,7 @@ class Session:
         return self.root / "quick.toml"
 
     def new_run(self, name: str, extra: tuple[str, ...]) -> tuple[str | Path, ...]:
-        return ("train", "--config", self.config, "--name", name, *CPU, *extra)
+        return ("train", "--config", self.config, "--name", name, *CPU, *CHECKPOINT_EVERY, *extra)
 
     def resume(self, label: str, run: Path) -> Finished:
         return self.energan.run(label, "train", "--resume", run, *CPU)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from quick_config import QUICK_CONFIG
 
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.cli import main
 
 

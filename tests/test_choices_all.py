@@ -17,8 +17,8 @@ import timm.optim
 import tomli_w
 from checks import one_line
 from PIL import Image
-from quick_config import QUICK_CONFIG
 
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.config import TrainSettings
 from energan.params import describe_params
 from energan.plugins import load_plugins

@@ -14,10 +14,10 @@ import pytest
 from checks import one_line
 from matplotlib.colors import to_rgba
 from PIL import Image
-from quick_config import QUICK_CONFIG
 
 import energan.plots
 from energan import hookimpl, load_plugins
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.config import TrainConfig
 from energan.plots import DPI, ROW_HEIGHT, WIDTH, default_panels, draw, read_run, read_series
 from energan.records import START

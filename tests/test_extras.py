@@ -10,8 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from quick_config import QUICK_CONFIG
 
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.errors import MissingExtraError
 from energan.extras import require
 

@@ -24,8 +24,8 @@ from checks import one_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mnist_files import idx_bytes, write_mnist
-from quick_config import QUICK_CONFIG
 
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.cli import main
 from energan.config import TrainSettings
 from energan.data.idx import DTYPES

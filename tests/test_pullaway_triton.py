@@ -16,7 +16,8 @@ import numpy
 import pytest
 import torch
 from packaging.version import Version
-from quick_config import QUICK_CONFIG
+
+from energan.benchmarks.quick_config import QUICK_CONFIG
 
 triton = pytest.importorskip("triton", reason="triton is not installed")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from quick_config import QUICK_CONFIG
 
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.cli import main
 from energan.images import MIN_SIDE
 from energan.records import START

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from energan.commands import add_set_option
+
 if TYPE_CHECKING:
     from energan.config import Resolved
 
@@ -21,13 +23,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="score with this metric (default parameters) instead of the run's own; repeatable",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="metrics.NAME.KEY=VALUE",
-        help="a metric parameter: metrics.fid.samples=20000, metrics.inception_score.samples=5000",
+    add_set_option(
+        parser, "a metric parameter: metrics.fid.samples=20000, metrics.inception_score.samples=5000", metavar="metrics.NAME.KEY=VALUE"
     )
     parser.set_defaults(handler=run)
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from energan.commands import add_set_option
+
 DEFAULT_P = "normal(0, 1)"
 DEFAULT_Q = "normal(1, 1.5)"
 PIPED_WIDTH = 160
@@ -21,14 +23,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "outer loop E_Q f(s*) over shifts Q_θ = P(· − θ).",
     )
     parser.add_argument("--loss", default="margin", help="any registered separable loss (default margin)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a loss parameter, e.g. --set margin=0.5 (repeatable)",
-    )
+    add_set_option(parser, "a loss parameter, e.g. --set margin=0.5 (repeatable)")
     parser.add_argument("--p", default=DEFAULT_P, metavar="SPEC", help=f"the real density (default {DEFAULT_P!r})")
     parser.add_argument("--q", default=DEFAULT_Q, metavar="SPEC", help=f"the fake density (default {DEFAULT_Q!r})")
     parser.add_argument("-o", "--output", type=Path, default=Path("lab.png"), help="figure file (.png, .pdf, .svg)")

@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import os
 
+from energan.commands import add_set_option
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     from energan.sweep.families import SweepSpec
@@ -35,14 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", default=spec["data_dir"], help="directory holding the dataset's files")
     parser.add_argument("--steps", type=int, default=spec["steps"], help=f"generator steps per point (default {spec['steps']})")
     parser.add_argument("--seed", type=int, default=spec["seed"], help=f"seed of every point (default {spec['seed']})")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="fixed setting for every point: batch_size=32, reg.pullaway.weight=0.2",
-    )
+    add_set_option(parser, "fixed setting for every point: batch_size=32, reg.pullaway.weight=0.2")
     parser.add_argument(
         "--objective",
         default=spec["objective"],

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from energan.commands import add_set_option
+
 if TYPE_CHECKING:
     from energan.config import TrainConfig
 
@@ -19,14 +21,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_component_flags(parser)
     parser.add_argument("--download", action="store_true", help="let the dataset fetch its files into --data-dir (mnist)")
     parser.add_argument("--config", type=Path, help="TOML config file")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2",
-    )
+    add_set_option(parser, "override a setting or parameter: steps=500, loss.margin=2, reg.pullaway.weight=0.2")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR where it stopped")
     parser.add_argument(
         "--dry-run",

@@ -1,4 +1,5 @@
-"""The tiny, fast training config the tests train with (digits, small nets, no metrics)."""
+"""The tiny, fast training config the tests and the fault-injection benchmark train with (digits,
+small nets, no metrics, no warm-up or augmentation): one text, so the two never drift apart."""
 
 QUICK_CONFIG = """
 steps = {steps}
