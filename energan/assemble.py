@@ -8,13 +8,13 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import torch
 from torch import nn
 
 from energan.augment import concrete_augment
-from energan.components import Loss
+from energan.components import Loss, Side
 from energan.config import ResolvedConfig
 from energan.data import ImageData
 from energan.distributed import World
@@ -171,8 +171,8 @@ def training_state(
         )
     regularizers = config.build_all(REGULARIZER, registries)
     for name, regularizer in regularizers.items():
-        if regularizer.side not in ("discriminator", "generator"):
-            raise ConfigError(f"regularizer {name!r} must declare side 'discriminator' or 'generator'")
+        if regularizer.side not in get_args(Side):
+            raise ConfigError(f"regularizer {name!r} declares side {regularizer.side!r}; valid: {', '.join(get_args(Side))}")
     state = TrainingState(
         model=model,
         loss=loss,

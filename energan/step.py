@@ -76,6 +76,7 @@ class TrainStep:
         self.world = world = world or World()
         self.d_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "discriminator"}
         self.g_regularizers = {n: r for n, r in state.regularizers.items() if r.side == "generator"}
+        self.scaler_d, self.scaler_g = state.precision.scalers["discriminator"], state.precision.scalers["generator"]
         self.augment = augmentation(settings.augment, settings.augment_shift, data.shape, state.augment_rng, world)
         self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device, world.rank, world.size)
         self.batches_per_epoch = getattr(self.stream, "stream", self.stream).batches_per_epoch  # a prefetcher wraps its stream
@@ -142,7 +143,7 @@ class TrainStep:
             loss_d = energies_real.mean() if warming_up else loss.discriminator(energies_real, energies_fake)
             inputs = RegularizerInputs(model.energy, real, fake, out_real, out_fake)
             reg_d, total_d = regularized(loss_d, self.d_regularizers, inputs)
-            precision.update(total_d, state.optimizer_d, "energy")
+            precision.update(total_d, state.optimizer_d, self.scaler_d)
             seen_real, seen_fake = world.gather(energies_real.detach()), world.gather(energies_fake.detach())
             context = UpdateContext(index, epoch_end=(batch + 1) % self.batches_per_epoch == 0, warming_up=warming_up)
             loss.update(seen_real, seen_fake, context)
@@ -158,7 +159,7 @@ class TrainStep:
         loss_g = loss.generator(out_fake_g.energy.float())
         inputs = RegularizerInputs(model.energy, None, fake, None, out_fake_g)
         reg_g, total_g = regularized(loss_g, self.g_regularizers, inputs)
-        precision.update(total_g, state.optimizer_g, "generator", inputs=self.generator_parameters)
+        precision.update(total_g, state.optimizer_g, self.scaler_g, inputs=self.generator_parameters)
         if self.rank_statistics:  # the running statistics of rank 0's share, as DDP hands them to every forward
             world.broadcast_buffers(model.generator)
             world.broadcast_buffers(model.energy)

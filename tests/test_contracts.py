@@ -231,3 +231,27 @@ def test_the_margin_loss_refuses_an_energy_unbounded_below(tmp_path: Path, quick
     assert code != 0
     assert "loss 'margin' needs energies ≥ 0, but energy 'logit' ranges over [-inf, inf]" in err
     assert len(err.strip().splitlines()) == 1
+
+
+WRONG_SIDE = """
+    from energan import hookimpl
+    from energan.components import Regularizer
+
+
+    class EnergySide(Regularizer):
+        side = "energy"  # the optimizer's name, not a side of the game
+
+        def __call__(self, inputs):
+            return inputs.out_real.energy.mean()
+
+
+    @hookimpl
+    def register_regularizers(register):
+        register("energy_side", lambda: EnergySide(weight=1.0))
+"""
+
+
+def test_a_regularizer_on_no_side_of_the_game_is_a_one_line_error(tmp_path: Path, quick_config, cli) -> None:
+    path = plugin_file(tmp_path, WRONG_SIDE)
+    code, _, err = cli("-p", path, "train", "--config", quick_config(steps=2), "--reg", "energy_side", "--name", "side")
+    assert (code, err) == (1, "energan: error: regularizer 'energy_side' declares side 'energy'; valid: discriminator, generator\n")
