@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))  # runnable from a source checkout, like the CLI i
 from benchmarks.quick_config import QUICK_CONFIG  # noqa: E402
 from energan.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from energan.errors import CheckpointError  # noqa: E402
+from energan.records import SPEED  # noqa: E402
 
 STEPS = 200
 CHECKPOINT_EVERY = ("--set", "checkpoint_every=2")  # the tests' config, with a checkpoint every other step to kill
@@ -51,7 +52,7 @@ EVALUATED = (
     *("--set", "metrics.inception_score.samples=100", "--set", "metrics.inception_score.training_samples=100"),
     *("--set", "metrics.inception_score.splits=2"),
 )
-VOLATILE = ("time", "it_per_s")  # metrics.jsonl fields that differ between equal runs
+VOLATILE = ("time", *SPEED)  # metrics.jsonl fields that differ between equal runs
 COMMAND_TIMEOUT_S = 1800  # the first evaluated run trains the Inception Score's classifier
 POLL_S = 0.005
 JITTER_S = 0.1  # a signal lands up to this long after the drawn step's log line: within the next steps or their checkpoint

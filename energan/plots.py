@@ -14,13 +14,13 @@ from energan.config import read_toml
 from energan.errors import CheckpointError, ConfigError
 from energan.kinds import LOSS, METRIC
 from energan.metrics.heldout import KEYS as HELDOUT_KEYS
-from energan.records import START, read_records
+from energan.records import SPEED, START, read_records
 from energan.runfiles import RunFiles
 
 LOSSES = ("loss_d", "loss_g")
 ENERGIES = ("energy_real", "energy_fake")
 MARGIN = "margin"  # logged by a loss whose margin adapts (MAGAN); a fixed one is config.toml's loss.margin
-NOT_CURVES = ("it_per_s", "data_wait")  # speed, not training
+NOT_CURVES = SPEED
 RECORD_FIELDS = ("step", "time", "kind")
 WIDTH, ROW_HEIGHT, DPI = 11.0, 3.0, 100  # inches per figure, inches per row of panels, dots per inch
 STYLES = ("-", "--", ":", "-.")  # one line style per key when colours tell the runs apart

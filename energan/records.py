@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 START = "start"  # the kind of the line each launch begins with: the run's provenance, no values
+SPEED = ("it_per_s", "data_wait")  # logged values that measure the machine, not training: they differ between equal runs
 
 
 def _record(line: str) -> dict[str, Any] | None:

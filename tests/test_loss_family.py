@@ -21,6 +21,7 @@ from plugin_fixtures import STOP_AT_STEP
 from energan.checkpoint import load_checkpoint
 from energan.config import resolve
 from energan.plugins import load_plugins
+from energan.records import SPEED
 from energan.sweep.families import SweepSpec, load_family
 from energan.sweep.grids import load_grid
 
@@ -78,7 +79,7 @@ TRACKING_LOSS = '''
 def records(run: Path) -> list[dict[str, Any]]:
     """The training lines of metrics.jsonl, without the wall-clock fields."""
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("time", "it_per_s", "data_wait")} for r in lines if r["kind"] == "train"]
+    return [{k: v for k, v in r.items() if k not in ("time", *SPEED)} for r in lines if r["kind"] == "train"]
 
 
 def assert_same_state(left: Any, right: Any) -> None:
