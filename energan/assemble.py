@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from energan.augment import concrete_augment
-from energan.components import Loss, Side
+from energan.components import Energy, Loss, Side
 from energan.config import ResolvedConfig
 from energan.data import ImageData
 from energan.distributed import World
@@ -112,12 +112,12 @@ def fused_kernel(optimizer: type, device: str) -> bool:
 AUTO_WARMUP_STEPS = 500  # screen 11 (docs/results): the EBGAN-PT default needs it at 12 000 steps
 
 
-def bounded_below(energy: nn.Module) -> bool:
+def bounded_below(energy: Energy) -> bool:
     """Whether the energy declares a finite lower bound (an auto-encoder's error ≥ 0)."""
-    return getattr(energy, "energy_range", (-math.inf,))[0] > -math.inf
+    return energy.energy_range is not None and energy.energy_range[0] > -math.inf
 
 
-def with_warmup(config: ResolvedConfig, energy: nn.Module, loss: Loss) -> ResolvedConfig:
+def with_warmup(config: ResolvedConfig, energy: Energy, loss: Loss) -> ResolvedConfig:
     """``warmup_steps = -1`` (auto) made concrete: 500 steps (or what the loss asks for, MAGAN's
     124), at most a tenth of the run, for an energy bounded below (an auto-encoder's); 0 for an
     energy unbounded below, which a warm-up on real data alone would drive to −∞."""
@@ -194,13 +194,13 @@ def synchronise_batch_norm(model: Model) -> None:
     model.energy = with_global_batch_norm(model.energy)
 
 
-def check_energy_range(config: ResolvedConfig, energy: nn.Module, loss: Loss) -> None:
+def check_energy_range(config: ResolvedConfig, energy: Energy, loss: Loss) -> None:
     """A loss whose domain is bounded below (the margin loss: s ≥ 0) refuses an energy that is not:
     it would drive the fakes' energy to −∞. An energy that declares no range gets a warning."""
     low = getattr(loss, "domain", (-math.inf, math.inf))[0]
     if low == -math.inf:
         return
-    energy_range = getattr(energy, "energy_range", None)
+    energy_range = energy.energy_range
     name, loss_name = config.energy.name, config.loss.name
     if energy_range is None:
         warnings.warn(f"energy {name!r} declares no energy_range; loss {loss_name!r} assumes energies ≥ {low:g}", stacklevel=2)

@@ -47,20 +47,21 @@ class Energy(nn.Module, abc.ABC):
     generated batches in one forward, unless a layer inside couples them (see :func:`scores_alone`).
     """
 
+    energy_range: tuple[float, float] | None = None  # None: not declared
     per_sample: bool = False
 
     @abc.abstractmethod
     def forward(self, x: Tensor) -> EnergyOutput: ...
 
 
-class PlainEnergy(nn.Module):
-    """Wraps a module that returns a plain [B] tensor into an energy with no code."""
+class PlainEnergy(Energy):
+    """Wraps a module that returns a plain [B] tensor into an energy with no code (and the
+    ``energy_range`` the module declares, if it declares one)."""
 
     def __init__(self, body: nn.Module) -> None:
         super().__init__()
         self.body = body
-        if hasattr(body, "energy_range"):
-            self.energy_range = body.energy_range
+        self.energy_range = getattr(body, "energy_range", None)
 
     def forward(self, x: Tensor) -> EnergyOutput:
         energy = self.body(x)
@@ -84,7 +85,7 @@ def scores_alone(energy: nn.Module) -> bool:
     return getattr(energy, "per_sample", False) and not coupled
 
 
-def as_energy(module: nn.Module) -> nn.Module:
+def as_energy(module: nn.Module) -> Energy:
     """``module`` itself if it is an :class:`Energy`, otherwise wrapped in :class:`PlainEnergy`."""
     return module if isinstance(module, Energy) else PlainEnergy(module)
 

@@ -79,7 +79,7 @@ class TrainStep:
         self.scaler_d, self.scaler_g = state.precision.scalers["discriminator"], state.precision.scalers["generator"]
         self.augment = augmentation(settings.augment, settings.augment_shift, data.shape, state.augment_rng, world)
         self.stream = batch_stream(data.train_images, settings.batch_size, settings.seed, state.device, world.rank, world.size)
-        self.batches_per_epoch = getattr(self.stream, "stream", self.stream).batches_per_epoch  # a prefetcher wraps its stream
+        self.batches_per_epoch = self.stream.batches_per_epoch
         self.data_wait = 0.0  # seconds spent waiting for batches since the last ``take_data_wait``
         model = state.model
         self.generator_parameters = list(model.generator.parameters())

@@ -67,6 +67,10 @@ class PrefetchingStream:
         except DataError as error:  # re-raised from a worker with its traceback: keep the last line
             raise DataError(str(error).strip().splitlines()[-1].partition("DataError: ")[2] or str(error)) from None
 
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.stream.batches_per_epoch
+
     def close(self) -> None:
         """Stop the worker processes (dropping the DataLoader iterator shuts them down)."""
         self._batches = None
@@ -79,6 +83,6 @@ def batch_stream(
     """In-memory tensors are indexed directly; lazy images with workers are decoded ahead (only
     this process's share of each batch)."""
     stream = BatchStream(images, batch_size, seed, rank, ranks)
-    if isinstance(images, Tensor) or not getattr(images, "workers", 0):
+    if isinstance(images, Tensor) or not images.workers:
         return stream
     return PrefetchingStream(stream, images, pin_memory=device.type == "cuda")
