@@ -297,3 +297,12 @@ def test_the_progress_line_shows_the_wait_for_data_past_five_percent() -> None:
     assert "data wait 12%" in _stats({**logs, "data_wait": 0.012})  # 12 ms of a 100 ms step
     assert "data wait" not in _stats({**logs, "data_wait": 0.004})  # 4 %
     assert "data wait" not in _stats(logs)  # a log written before data_wait existed
+
+
+def test_a_prepared_copy_of_hundreds_of_gigabytes_is_announced_with_the_way_around_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_photo_folder(tmp_path / "photos", "celeba", 2)
+    monkeypatch.setattr(preparing, "LARGE_BYTES", store_bytes(2, 32) - 1)  # two images stand for ImageNet at 256 px
+    load_folder(str(root), 32, workers=0, test_images=0, cache=tmp_path / "cache")
+    assert "; data.prepare = false would decode every image on every draw instead and write nothing" in capsys.readouterr().err
