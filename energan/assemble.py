@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from energan.augment import concrete_augment
-from energan.components import Energy, Loss, Side
+from energan.components import Energy, Loss, Side, as_loss
 from energan.config import ResolvedConfig
 from energan.data import ImageData
 from energan.distributed import World
@@ -124,7 +124,7 @@ def with_warmup(config: ResolvedConfig, energy: Energy, loss: Loss) -> ResolvedC
     settings = config.settings
     if settings.warmup_steps >= 0:
         return config
-    wanted = getattr(loss, "auto_warmup_steps", None) or AUTO_WARMUP_STEPS
+    wanted = loss.auto_warmup_steps or AUTO_WARMUP_STEPS
     steps = min(wanted, settings.steps // 10) if bounded_below(energy) else 0
     return config.replace_settings(warmup_steps=steps)
 
@@ -158,7 +158,7 @@ def training_state(
     """The config made concrete for ``model`` and images of ``shape``, and the training state around
     the model: loss, regularizers, optimizers, random streams (``energan train --dry-run`` builds
     the same state around networks of fake tensors)."""
-    loss = config.build(LOSS, plugins.registries)
+    loss = as_loss(config.build(LOSS, plugins.registries))
     config = with_augment(with_warmup(config, model.energy, loss), shape)
     settings, registries, device = config.settings, plugins.registries, model.device
     if settings.sync_batch_norm and world.distributed:
@@ -197,7 +197,7 @@ def synchronise_batch_norm(model: Model) -> None:
 def check_energy_range(config: ResolvedConfig, energy: Energy, loss: Loss) -> None:
     """A loss whose domain is bounded below (the margin loss: s ≥ 0) refuses an energy that is not:
     it would drive the fakes' energy to −∞. An energy that declares no range gets a warning."""
-    low = getattr(loss, "domain", (-math.inf, math.inf))[0]
+    low = loss.domain[0]
     if low == -math.inf:
         return
     energy_range = energy.energy_range

@@ -105,10 +105,13 @@ class Loss(abc.ABC):
     A loss may own state (BEGAN's k_t, MAGAN's margin): ``update`` changes it after every energy
     step, ``state_dict`` / ``load_state_dict`` carry it through checkpoints, ``diagnostics`` logs it.
     ``auto_warmup_steps`` is the warm-up the loss asks for when ``warmup_steps = -1`` (auto), at most
-    a tenth of the run; None: the trainer's own (energan.assemble.with_warmup).
+    a tenth of the run; None: the trainer's own (energan.assemble.with_warmup). ``domain`` is the
+    interval the discrepancy s may take (the margin loss's: s ≥ 0); an energy whose range exceeds
+    it is refused.
     """
 
     auto_warmup_steps: int | None = None
+    domain: tuple[float, float] = (-math.inf, math.inf)
 
     @abc.abstractmethod
     def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:
@@ -140,11 +143,9 @@ class Loss(abc.ABC):
 class SeparableLoss(Loss):
     """A loss stated pointwise: E_P ℓ_real(s) + E_Q ℓ_fake(s) for D, E_Q f(s) for G.
 
-    ``domain`` is the interval the discrepancy s lives in (EBGAN's reconstruction energies are
-    ≥ 0); the inner loop's pointwise optimum is taken over it.
+    Its ``domain`` (EBGAN's reconstruction energies are ≥ 0) is also where the inner loop's
+    pointwise optimum is taken.
     """
-
-    domain: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
 
     @abc.abstractmethod
     def real_penalty(self, s: Tensor) -> Tensor:
@@ -215,6 +216,27 @@ class LossProtocol(Protocol):
     def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor: ...
 
     def generator(self, s_fake: Tensor) -> Tensor: ...
+
+
+class PlainLoss(Loss):
+    """Wraps an object that offers only :class:`LossProtocol`'s two methods into a stateless
+    :class:`Loss` (with the ``domain`` and ``auto_warmup_steps`` it declares, if it declares them)."""
+
+    def __init__(self, body: LossProtocol) -> None:
+        self.body = body
+        self.domain = getattr(body, "domain", Loss.domain)
+        self.auto_warmup_steps = getattr(body, "auto_warmup_steps", None)
+
+    def discriminator(self, s_real: Tensor, s_fake: Tensor) -> Tensor:
+        return self.body.discriminator(s_real, s_fake)
+
+    def generator(self, s_fake: Tensor) -> Tensor:
+        return self.body.generator(s_fake)
+
+
+def as_loss(built: LossProtocol) -> Loss:
+    """``built`` itself if it is a :class:`Loss`, otherwise wrapped in :class:`PlainLoss`."""
+    return built if isinstance(built, Loss) else PlainLoss(built)
 
 
 @runtime_checkable

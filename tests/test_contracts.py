@@ -255,3 +255,36 @@ def test_a_regularizer_on_no_side_of_the_game_is_a_one_line_error(tmp_path: Path
     path = plugin_file(tmp_path, WRONG_SIDE)
     code, _, err = cli("-p", path, "train", "--config", quick_config(steps=2), "--reg", "energy_side", "--name", "side")
     assert (code, err) == (1, "energan: error: regularizer 'energy_side' declares side 'energy'; valid: discriminator, generator\n")
+
+
+BARE_LOSS = """
+    from energan import hookimpl
+
+
+    class BareMargin:
+        '''The margin loss with only the protocol's two methods: no Loss base, no state.'''
+
+        domain = (0.0, float("inf"))
+
+        def discriminator(self, s_real, s_fake):
+            return s_real.mean() + (1.0 - s_fake).clamp(min=0).mean()
+
+        def generator(self, s_fake):
+            return s_fake.mean()
+
+
+    @hookimpl
+    def register_losses(register):
+        register("bare_margin", BareMargin)
+"""
+
+
+def test_a_loss_with_only_the_protocols_two_methods_trains_and_keeps_its_domain(tmp_path: Path, quick_config, cli) -> None:
+    """It used to end in a traceback at the first step (the trainer called its missing ``update``)."""
+    path = plugin_file(tmp_path, BARE_LOSS)
+    code, _, err = cli("-p", path, "train", "--config", quick_config(steps=3), "--loss", "bare_margin", "--name", "bare")
+    assert code == 0, err
+    code, _, err = cli(
+        "-p", path, "train", "--config", quick_config(steps=3), "--loss", "bare_margin", "--energy", "logit", "--name", "logit"
+    )
+    assert code == 1 and "loss 'bare_margin' needs energies ≥ 0" in err  # its declared domain refuses an energy unbounded below
