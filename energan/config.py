@@ -34,7 +34,6 @@ from energan.registry import Component, Registries
 from energan.runfiles import RunFiles
 
 AUGMENTATIONS = ("auto", "translation", "none")  # of the energy's inputs: energan.augment
-OBSERVERS = ("tensorboard",)  # the observers that run only when ``log`` names them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,12 +97,9 @@ class TrainSettings:
         1e6, "stop with an error (before checkpointing) when |mean energy| of real or fake exceeds this; 0: never", low=0.0
     )
     objective: str = param("", "metric that ranks checkpoints (best.pt), by name, e.g. inception_score, fid (default: the first metric)")
-    log: str = param("", f"extra observers to enable, comma-separated: {', '.join(OBSERVERS)}")
+    log: str = param("", "observers that run only when named here (plugins that set OPT_IN), comma-separated, e.g. tensorboard")
 
     def __post_init__(self) -> None:
-        for name in self.observers:
-            if name not in OBSERVERS:
-                raise ConfigError(f"log: {name!r} is not an observer{closest(name, OBSERVERS)}; valid: {', '.join(OBSERVERS)}")
         if self.warmup_steps >= self.steps:
             raise ConfigError(
                 f"warmup_steps {self.warmup_steps} is not below steps {self.steps}: the generator would never train; "
@@ -112,7 +108,7 @@ class TrainSettings:
 
     @property
     def observers(self) -> tuple[str, ...]:
-        """The extra observers ``log`` names."""
+        """The opt-in observers ``log`` names (:meth:`energan.plugins.Plugins.notifier` checks them)."""
         return tuple(name.strip() for name in self.log.split(",") if name.strip())
 
 

@@ -8,6 +8,7 @@ so a broken third-party package never takes the CLI down.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -22,11 +23,12 @@ from typing import Any
 import pluggy
 
 from energan import hookspecs, kinds
-from energan.errors import EnerganError, PluginError, RegistrationError
+from energan.errors import ConfigError, EnerganError, PluginError, RegistrationError
 from energan.params import closest
 from energan.registry import Registries, Registry
 
 ENTRY_POINT_GROUP = "energan"
+OPT_IN = "OPT_IN"  # the module attribute of an observer plugin that runs only when a run's ``log`` names it
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "autoencoder",
     "margin",
@@ -112,13 +114,29 @@ class Plugins:
                         warnings.warn(f"{error}; that registration was skipped", PluginWarning, stacklevel=2)
         return Registries(registries)
 
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every observer's ``hook_name`` implementation, each isolated: one that raises is
-        reported once, naming its plugin, and not called again in this process (strict mode
-        re-raises); training goes on. An energan error at ``on_train_start`` (a setting the user
-        must fix, such as a missing package) stops the run before it trains."""
+    def opt_in_observers(self) -> tuple[str, ...]:
+        """The loaded plugins that observe a run only when its ``log`` setting names them (their
+        module sets ``OPT_IN = True``, as TensorBoard's does)."""
+        return tuple(name for name, plugin in self.manager.list_name_plugin() if getattr(plugin, OPT_IN, False) is True)
+
+    def notifier(self, enabled: Sequence[str]) -> Callable[..., None]:
+        """:meth:`notify` for a run whose ``log`` setting names the opt-in observers ``enabled``;
+        a name that is none is a one-line error."""
+        optional = self.opt_in_observers()
+        for name in enabled:
+            if name not in optional:
+                raise ConfigError(f"log: {name!r} is not an observer{closest(name, optional)}; valid: {', '.join(optional) or 'none'}")
+        return functools.partial(self.notify, skipped=frozenset(optional) - frozenset(enabled))
+
+    def notify(self, hook_name: str, skipped: frozenset[str] | None = None, **kwargs: Any) -> None:
+        """Call every observer's ``hook_name`` implementation, but ``skipped`` ones (by default the
+        opt-in observers), each isolated: one that raises is reported once, naming its plugin, and
+        not called again in this process (strict mode re-raises); training goes on. An energan error
+        at ``on_train_start`` (a setting the user must fix, such as a missing package) stops the run
+        before it trains."""
+        skipped = frozenset(self.opt_in_observers()) if skipped is None else skipped
         for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):  # pluggy's LIFO order
-            if impl.plugin_name in self._failed_observers:
+            if impl.plugin_name in self._failed_observers or impl.plugin_name in skipped:
                 continue
             try:
                 impl.function(**{name: kwargs[name] for name in impl.argnames})

@@ -46,6 +46,7 @@ def train(config: TrainConfig | ResolvedConfig, *, plugins: Plugins | None = Non
     config = config if isinstance(config, ResolvedConfig) else resolve(config, plugins.registries)
     metrics = build_metrics(config.metrics, plugins.registries)
     ranking = objective(metrics, config.settings.objective)
+    notify = plugins.notifier(config.settings.observers)
     with joined_world(config.settings.device) as world:
         directory = RunDirectory.continued(resume) if resume else RunDirectory.new(config)
         config, data, state = _assembled(config, plugins, metrics, world)
@@ -56,7 +57,7 @@ def train(config: TrainConfig | ResolvedConfig, *, plugins: Plugins | None = Non
             run = Run(
                 directory.name, directory.files.root, config, data, state.model, start, step=start, objective=ranking, provenance=made
             )
-            return _train(run, state, directory, scoring, plugins.notify if world.is_main else _silent, world)
+            return _train(run, state, directory, scoring, notify if world.is_main else _silent, world)
 
 
 def _assembled(

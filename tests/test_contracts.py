@@ -288,3 +288,26 @@ def test_a_loss_with_only_the_protocols_two_methods_trains_and_keeps_its_domain(
         "-p", path, "train", "--config", quick_config(steps=3), "--loss", "bare_margin", "--energy", "logit", "--name", "logit"
     )
     assert code == 1 and "loss 'bare_margin' needs energies ≥ 0" in err  # its declared domain refuses an energy unbounded below
+
+
+OPT_IN_OBSERVER = """
+    from energan import hookimpl
+
+    OPT_IN = True
+
+
+    @hookimpl
+    def on_train_start(run):
+        (run.directory / "watched").write_text("yes")
+"""
+
+
+def test_an_opt_in_observer_runs_only_when_log_names_it(tmp_path: Path, quick_config, cli) -> None:
+    path = plugin_file(tmp_path, OPT_IN_OBSERVER)
+    name = str(path)  # a plugin loaded with -p FILE is named by that path (an entry point by its name)
+    assert cli("-p", path, "train", "--config", quick_config(steps=2), "--name", "plain")[0] == 0
+    assert cli("-p", path, "train", "--config", quick_config(steps=2), "--name", "watched", "--log", name)[0] == 0
+    runs = tmp_path / "runs"
+    assert not (runs / "plain" / "watched").exists() and (runs / "watched" / "watched").read_text() == "yes"
+    code, _, err = cli("-p", path, "train", "--config", quick_config(steps=2), "--log", "nothing")
+    assert code == 1 and f"log: 'nothing' is not an observer; valid: tensorboard, {name}" in err

@@ -131,7 +131,7 @@ def test_point_data_gets_a_scatter_plot_and_metrics(tmp_path: Path) -> None:
 def test_unknown_log_value_is_a_one_line_error(cli, quick_config) -> None:
     code, _, err = cli("train", "--config", quick_config(), "--log", "tensorbord")
     assert code == 1
-    assert err == "energan: error: config: log: 'tensorbord' is not an observer (did you mean 'tensorboard'?); valid: tensorboard\n"
+    assert err == "energan: error: log: 'tensorbord' is not an observer (did you mean 'tensorboard'?); valid: tensorboard\n"
 
 
 def test_missing_package_fails_at_the_start(cli, quick_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

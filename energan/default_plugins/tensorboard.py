@@ -16,7 +16,7 @@ from energan.extras import require
 from energan.hookspecs import hookimpl
 from energan.images import draw_samples
 
-KEY = "tensorboard"
+OPT_IN = True  # runs only when a run's ``log`` names this plugin (energan.plugins.Plugins.notifier)
 
 
 def open_writer(directory: Path, start_step: int) -> Any:
@@ -39,15 +39,14 @@ def sample_picture(run: Any) -> Any:
 
 
 class TensorBoardLog:
-    """The event writer of the run in training, when its ``log`` setting names tensorboard (one run
-    at a time in a process)."""
+    """The event writer of the run in training (one run at a time in a process); the hooks are
+    called only for a run whose ``log`` setting names tensorboard."""
 
     def __init__(self) -> None:
         self.writer: Any = None
 
     def start(self, run: Any) -> None:
-        if KEY in run.config.settings.observers:
-            self.writer = open_writer(run.files.tensorboard, run.start_step)
+        self.writer = open_writer(run.files.tensorboard, run.start_step)
 
     def log(self, step: int, logs: dict[str, float]) -> None:
         if self.writer is not None:
