@@ -153,19 +153,13 @@ def test_decode_on_draw_all_cores(benchmark: BenchmarkFixture, photo_folders: Ca
         stream.close()
 
 
+@pytest.mark.parametrize("all_cores", [False, True], ids=["one-core", "all-cores"])
 @pytest.mark.parametrize(("kind", "size"), shapes())
-def test_prepared_one_core(benchmark: BenchmarkFixture, photo_folders: Callable[[str], Path], kind: str, size: int) -> None:
-    """PreparedImages gathering the same batches from the store, on one thread."""
+def test_prepared(benchmark: BenchmarkFixture, photo_folders: Callable[[str], Path], kind: str, size: int, all_cores: bool) -> None:
+    """PreparedImages gathering the same batches from the store, with torch on one thread or on
+    every core (the gather still runs in the training process alone)."""
     images = images_of(photo_folders(kind), size, prepared=True, workers=0)
-    with torch_threads(1):
-        draw(benchmark, random_batches(images), 1, GATHER_ROUNDS, dataset=kind, size=size, path="prepared", cores=1)
-
-
-@pytest.mark.parametrize(("kind", "size"), shapes())
-def test_prepared_all_cores(benchmark: BenchmarkFixture, photo_folders: Callable[[str], Path], kind: str, size: int) -> None:
-    """The same gather with torch's threads on every core: still the training process alone."""
-    images = images_of(photo_folders(kind), size, prepared=True, workers=0)
-    cores = available_cores()
+    cores = available_cores() if all_cores else 1
     with torch_threads(cores):
         draw(benchmark, random_batches(images), 1, GATHER_ROUNDS, dataset=kind, size=size, path="prepared", cores=cores)
 

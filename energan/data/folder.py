@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from energan.cache import cache_dir
-from energan.data import ImageData, unit_range
+from energan.data import ImageData, LazyImages, unit_range
 from energan.data.decode import decode_image
 from energan.data.store import PreparedImages
 from energan.errors import DataError
@@ -82,26 +82,25 @@ def load_folder(
         raise DataError(
             f"folder: found {len(listing.paths)} images ({', '.join(EXTENSIONS)}) under {root}; need more than the {test_images} held out for tests"
         )
-    key = f"folder-{folder_label(root)}-{size}"  # names cache files (the FID reference): no path separators
-    if not prepare:
-        train, test = _split(np.arange(len(listing.paths)), test_images)
-        paths = np.asarray(listing.paths, dtype=object)
-        held_out = ImageFiles(list(paths[test]), size, workers)
-        return ImageData(
-            key=key,
-            train_images=ImageFiles(list(paths[train]), size, workers),
-            test_images=held_out[torch.arange(len(held_out))] if test_images else None,
-            identity=listing.digest,
-        )
-    directory, manifest = prepared_folder(listing, size, cache or cache_dir(), available_cores())
-    readable = np.setdiff1d(np.arange(manifest.files), [failure["index"] for failure in manifest.unreadable])
+    if prepare:
+        directory, manifest = prepared_folder(listing, size, cache or cache_dir(), available_cores())
+        readable = np.setdiff1d(np.arange(manifest.files), [failure["index"] for failure in manifest.unreadable])
+
+        def images(rows: np.ndarray) -> LazyImages:
+            return PreparedImages(directory, size, rows)
+    else:  # every file counts as readable until it is drawn
+        readable, paths = np.arange(len(listing.paths)), np.asarray(listing.paths, dtype=object)
+
+        def images(rows: np.ndarray) -> LazyImages:
+            return ImageFiles(list(paths[rows]), size, workers)
+
     if len(readable) <= test_images:
         raise DataError(f"folder: {len(readable)} readable images under {root}; need more than the {test_images} held out for tests")
     train, test = _split(readable, test_images)
-    held_out = PreparedImages(directory, size, test)
+    held_out = images(test)
     return ImageData(
-        key=key,
-        train_images=PreparedImages(directory, size, train),
+        key=f"folder-{folder_label(root)}-{size}",  # names cache files (the FID reference): no path separators
+        train_images=images(train),
         test_images=held_out[torch.arange(len(held_out))] if test_images else None,
         identity=listing.digest,
     )
