@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from energan.augment import concrete_augment
-from energan.components import Energy, Loss, Side, as_loss
+from energan.components import Energy, Loss, OutlierSet, Side, as_loss
 from energan.config import ResolvedConfig
 from energan.data import ImageData
 from energan.distributed import World
 from energan.errors import ConfigError, DataError
-from energan.kinds import DATASET, LOSS, REGULARIZER
+from energan.kinds import DATASET, LOSS, OUTLIER_SET, REGULARIZER
 from energan.model import Model, build_model, pick_device
 from energan.plugins import Plugins
 from energan.precision import Precision
@@ -51,6 +51,16 @@ def check_splits(data: ImageData) -> ImageData:
             "valid: one [C, H, W] for both splits"
         )
     return data
+
+
+def build_outlier_sets(config: ResolvedConfig, plugins: Plugins) -> dict[str, OutlierSet]:
+    """The run's outlier sets ([outliers.NAME]); a set drawn from another dataset loads it by name,
+    with that dataset's default parameters."""
+
+    def dataset(name: str) -> ImageData:
+        return check_splits(plugins.registries[DATASET].get(name).create({}, data_dir=None))
+
+    return config.build_all(OUTLIER_SET, plugins.registries, datasets=dataset)
 
 
 def make_optimizer(model: nn.Module, config: ResolvedConfig, name: str, lr: float) -> torch.optim.Optimizer:

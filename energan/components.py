@@ -255,8 +255,9 @@ class Metric(Protocol):
 
     ``name`` is the key of its headline value in ``evaluate``'s result (other keys report the
     protocol: sample count, spread, reference values); ``higher_is_better`` is its direction;
-    ``requires`` names what it needs of the dataset, checked before training starts: ``labels``
-    (train and test labels), ``test_split`` (held-out images), ``modes`` (a mixture's modes).
+    ``requires`` names what it needs, checked before training starts: of the dataset, ``labels``
+    (train and test labels), ``test_split`` (held-out images), ``modes`` (a mixture's modes); of
+    the run, ``energy`` (the run's energy and outlier sets, handed over by :meth:`EnergyMetric.attach`).
     ``evaluate`` reads the dataset's images only through ``data.load()``, so a metric whose
     reference statistics are cached scores a saved model without its data. ``prepare`` builds
     those references once, before training or a sweep's workers start (a no-op for most metrics).
@@ -272,6 +273,36 @@ class Metric(Protocol):
 
     def evaluate(self, generate: Callable[[int], Tensor], data: DataSource, final: bool) -> dict[str, float]:
         """Values on ``generate(n)`` (n images in [-1, 1]); ``final`` at a run's last evaluation."""
+        ...
+
+
+@runtime_checkable
+class OutlierSet(Protocol):
+    """Images an energy of the data should find unusual, made to be compared with held-out images."""
+
+    def images(self, heldout: Tensor, generate: Callable[[int], Tensor], rng: torch.Generator) -> Tensor:
+        """At least ``len(heldout)`` outlier images, floats in [-1, 1] of ``heldout``'s [C, H, W]
+        (``heldout``: held-out images, floats in [-1, 1]); ``generate(n)`` draws n of the run's
+        samples, ``rng`` (on the CPU) seeds any noise."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class RunEnergy:
+    """What a metric that requires ``energy`` receives once the run's model is built."""
+
+    energy: nn.Module
+    device: torch.device
+    outlier_sets: dict[str, OutlierSet]  # the run's, by name ([outliers.NAME])
+
+
+@runtime_checkable
+class EnergyMetric(Metric, Protocol):
+    """A metric of the run's energy itself (``"energy" in requires``): the trainer and ``energan
+    evaluate`` attach the energy before the first evaluation."""
+
+    def attach(self, run: RunEnergy) -> None:
+        """Keep ``run`` for the evaluations that follow."""
         ...
 
 

@@ -120,7 +120,20 @@ METRIC = ComponentKind(
     many=True,
 )
 
-KINDS: tuple[ComponentKind, ...] = (ENERGY, LOSS, REGULARIZER, GENERATOR, DATASET, METRIC)
+OUTLIER_SET = ComponentKind(
+    "outlier set",
+    "outlier_sets",
+    "outliers",
+    "outliers",
+    "energan.components:OutlierSet",
+    ("uniform", "gaussian", "samples", "inverted", "rotated", "shifted", "blurred"),
+    "outlier sets: energan.components.OutlierSet objects, whose ``images(heldout, generate, rng)`` returns images "
+    "a detector should tell from the held-out ones; the ``ood`` metric scores the energy's AUROC against each",
+    context="``datasets``: a registered dataset by name, with its default parameters (for sets of other data)",
+    many=True,
+)
+
+KINDS: tuple[ComponentKind, ...] = (ENERGY, LOSS, REGULARIZER, GENERATOR, DATASET, METRIC, OUTLIER_SET)
 
 
 def by_key(key: str) -> ComponentKind | None:

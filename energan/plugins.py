@@ -46,6 +46,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "folder",
     "inception",
     "fid",
+    "ood",
+    "outliers",
     "progress",
     "jsonl",
     "curves",

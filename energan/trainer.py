@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from energan.assemble import assemble
+from energan.assemble import assemble, build_outlier_sets
 from energan.checkpoint import checkpoint_of
 from energan.components import Metric
 from energan.config import ResolvedConfig, TrainConfig, resolve
@@ -23,7 +23,7 @@ from energan.data import ImageData
 from energan.distributed import World, joined_world, provenance
 from energan.errors import ConfigError, DivergenceError
 from energan.metrics.heldout import HeldoutEnergy
-from energan.metrics.scoring import Objective, build_metrics, check_requirements, evaluate, objective
+from energan.metrics.scoring import Objective, attach_energy, build_metrics, check_requirements, evaluate, objective
 from energan.plugins import Plugins, load_plugins
 from energan.run import Run
 from energan.rundir import RunDirectory
@@ -66,6 +66,7 @@ def _assembled(
     """The concrete config, the data and the training state, with the metrics' needs checked against the data."""
     config, data, state = assemble(config, plugins, world)
     check_requirements(metrics, data)
+    attach_energy(metrics, state.model.energy, state.device, lambda: build_outlier_sets(config, plugins))
     batch_size, images = config.settings.batch_size, len(data.train_images)
     if batch_size > images:
         raise ConfigError(f"batch_size {batch_size} is larger than the training set of {data.key} ({images} images); valid: 1 to {images}")

@@ -1,20 +1,20 @@
-"""``energan evaluate``: score a run's generator with its metrics."""
+"""``energan evaluate``: score a run with its metrics: its generator's samples, or its energy (``--metric ood``)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from energan.commands import add_set_option
 
 if TYPE_CHECKING:
-    from energan.config import Resolved
+    from energan.config import ResolvedConfig
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("evaluate", help="score a run with its metrics (Inception Score, ...)")
+    parser = commands.add_parser("evaluate", help="score a run with its metrics (Inception Score, ..., or its energy as a detector: --metric ood)")
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="run directory, e.g. runs/NAME")
     parser.add_argument("--checkpoint", default="last", help="last, best or a checkpoint path")
     parser.add_argument(
@@ -23,43 +23,64 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="score with this metric (default parameters) instead of the run's own; repeatable",
     )
+    parser.add_argument(
+        "--outliers",
+        action="append",
+        metavar="NAME",
+        help="an outlier set for --metric ood (uniform, gaussian, samples, inverted, rotated, shifted, blurred, dataset, or a "
+        "plugin's) instead of the run's own; repeatable",
+    )
     add_set_option(
-        parser, "a metric parameter: metrics.fid.samples=20000, metrics.inception_score.samples=5000", metavar="metrics.NAME.KEY=VALUE"
+        parser,
+        "a metric or outlier-set parameter: metrics.fid.samples=20000, outliers.dataset.name=digits",
+        metavar="metrics.NAME.KEY=VALUE",
     )
     parser.set_defaults(handler=run)
 
 
-def _chosen_metrics(args: argparse.Namespace, run_metrics: Mapping[str, Resolved]) -> dict[str, dict]:
-    """Parameters of each metric to score: the run's own (or defaults for --metric), then --set."""
+def _chosen(args: argparse.Namespace, run_config: ResolvedConfig) -> dict[str, dict[str, dict]]:
+    """Parameters of each metric and outlier set to score with, by config key: the run's own (or
+    defaults for those --metric and --outliers name), then --set."""
     from energan.config import apply_overrides
     from energan.errors import ConfigError
-    from energan.kinds import METRIC
+    from energan.kinds import METRIC, OUTLIER_SET
 
-    chosen = {name: {} for name in args.metric} if args.metric else {name: dict(v.values) for name, v in run_metrics.items()}
-    if not chosen:
+    named = {METRIC.key: args.metric, OUTLIER_SET.key: args.outliers}
+    chosen = {
+        key: {name: {} for name in names} if names else {name: dict(v.values) for name, v in run_config.tables[key].items()}
+        for key, names in named.items()
+    }
+    if not chosen[METRIC.key]:
         raise ConfigError("the run was trained without metrics; name the ones to score with --metric NAME")
     for item in args.overrides:
         parts = item.partition("=")[0].strip().split(".")
-        if len(parts) != 3 or parts[0] != METRIC.key or parts[1] not in chosen:
-            raise ConfigError(f"--set {item!r}: evaluate takes metrics.NAME.KEY=VALUE for a metric it scores ({', '.join(chosen)})")
-    return apply_overrides({METRIC.key: chosen}, args.overrides)[METRIC.key]
+        if len(parts) != 3 or parts[0] not in chosen or parts[1] not in chosen[parts[0]]:
+            scored = ", ".join(f"{key}.{name}" for key, table in chosen.items() for name in table)
+            raise ConfigError(f"--set {item!r}: evaluate takes KIND.NAME.KEY=VALUE for a metric or outlier set it uses ({scored})")
+    return apply_overrides(chosen, args.overrides)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from energan.assemble import build_outlier_sets
     from energan.config import Resolved
-    from energan.kinds import METRIC
-    from energan.metrics.scoring import build_metrics, evaluate
+    from energan.kinds import METRIC, OUTLIER_SET
+    from energan.metrics.scoring import attach_energy, build_metrics, evaluate
     from energan.rundir import open_run
     from energan.status import RunStatus
 
     plugins = args.loaded_plugins
     loaded = open_run(args.run_dir, plugins, args.checkpoint)
-    chosen = _chosen_metrics(args, loaded.config.metrics)
-    registry = plugins.registries[METRIC]
-    metrics = build_metrics({name: Resolved.of(registry.get(name), values) for name, values in chosen.items()}, plugins.registries)
+    chosen = _chosen(args, loaded.config)
+    tables = {
+        kind.key: {name: Resolved.of(plugins.registries[kind].get(name), values) for name, values in chosen[kind.key].items()}
+        for kind in (METRIC, OUTLIER_SET)
+    }
+    metrics = build_metrics(tables[METRIC.key], plugins.registries)
+    config = dataclasses.replace(loaded.config, tables={**loaded.config.tables, **tables})
+    attach_energy(metrics, loaded.model.energy, loaded.device, lambda: build_outlier_sets(config, plugins))
     loaded.status = RunStatus.EVALUATING
     loaded.metrics = evaluate(metrics, loaded.sample, loaded.data, final=True)
     plugins.notify("on_evaluate", run=loaded, step=loaded.step, metrics=loaded.metrics)  # metrics.jsonl, ...

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from energan.components import Metric
+from energan.components import EnergyMetric, Metric, OutlierSet, RunEnergy
 from energan.data import DataSource, ImageData
-from energan.errors import ConfigError, DataError
+from energan.errors import ConfigError, DataError, PluginError
 from energan.kinds import METRIC
 
 if TYPE_CHECKING:
@@ -39,16 +39,37 @@ class Objective:
 
 def build_metrics(chosen: Mapping[str, Resolved], registries: Registries) -> dict[str, Metric]:
     """Each metric of ``chosen`` (name → resolved parameters), checked against the Metric protocol
-    as every component is against its kind's."""
-    return {name: resolved.build(registries, METRIC) for name, resolved in chosen.items()}
+    as every component is against its kind's (and against EnergyMetric, where it requires the energy)."""
+    metrics = {name: resolved.build(registries, METRIC) for name, resolved in chosen.items()}
+    for name, metric in metrics.items():
+        if ENERGY in metric.requires and not isinstance(metric, EnergyMetric):
+            raise PluginError(
+                f"metric {name!r} requires the energy but has no attach(run): it does not follow energan.components.EnergyMetric"
+            )
+    return metrics
+
+
+def attach_energy(
+    metrics: dict[str, Metric], energy: nn.Module, device: torch.device, outlier_sets: Callable[[], dict[str, OutlierSet]]
+) -> None:
+    """Hand the run's energy and its outlier sets (built only when a metric requires the energy) to
+    the metrics that require it."""
+    wanting = [metric for metric in metrics.values() if ENERGY in metric.requires]
+    if wanting:
+        run = RunEnergy(energy, device, outlier_sets())
+        for metric in wanting:
+            cast(EnergyMetric, metric).attach(run)
+
+
+ENERGY = "energy"  # what a metric of the run's energy requires (:class:`EnergyMetric`)
 
 
 def check_requirements(metrics: dict[str, Metric], data: ImageData) -> None:
     """Before training: every metric's needs are met by the data (not at the first evaluation)."""
     for name, metric in metrics.items():
-        for need in sorted(metric.requires):
+        for need in sorted(metric.requires - {ENERGY}):
             if need not in REQUIREMENTS:
-                raise ConfigError(f"metric {name!r} requires {need!r}; known requirements: {', '.join(REQUIREMENTS)}")
+                raise ConfigError(f"metric {name!r} requires {need!r}; known requirements: {', '.join([*REQUIREMENTS, ENERGY])}")
             if not REQUIREMENTS[need](data):
                 raise DataError(
                     f"metric {name!r} needs {need.replace('_', ' ')} but dataset {data.key!r} has none; choose another --metric"
