@@ -11,12 +11,12 @@ import warnings
 from collections.abc import Sequence
 
 from energan import __version__
-from energan.commands import bench, evaluate, lab, plot, plugins_list, prepare, report, sample, sweep, train
+from energan.commands import bench, evaluate, lab, plot, plugins_list, prepare, report, sample, score, sweep, train
 from energan.errors import EnerganError
 from energan.plugins import Plugins, PluginWarning, load_plugins
 from energan.version import VersionAction
 
-BUILTIN_COMMANDS = (train, prepare, plugins_list, evaluate, sample, plot, bench, lab, sweep, report)
+BUILTIN_COMMANDS = (train, prepare, plugins_list, evaluate, sample, score, plot, bench, lab, sweep, report)
 
 
 def _plugin_options(parser: argparse.ArgumentParser) -> None:
