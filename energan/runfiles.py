@@ -8,6 +8,7 @@
       samples/            step-NNNNNNN.png, a grid at every evaluation
       curves.png          the training curves
       tensorboard/        events, with --log tensorboard
+      scores/             energan score's energies of an input (INPUT-NAME.csv) and its grids
       checkpoints/        last.pt, best.pt, step-NNNNNNN.pt (the newest keep_checkpoints)
       .lock               held by the process that trains the run
 
@@ -49,6 +50,10 @@ class RunFiles:
     @property
     def lock(self) -> Path:
         return self.root / ".lock"
+
+    @property
+    def scores(self) -> Path:
+        return self.root / "scores"
 
     @property
     def samples(self) -> Path:

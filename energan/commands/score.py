@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 OUTPUTS = (".csv", ".npz")
-SCORES = "scores"  # the default output's folder in the run directory
 BATCH_VALUES = 256 * 3 * 64 * 64  # pixel values of one forward by default: 256 images up to 64 px RGB, fewer above
 PROGRESS_CHUNKS = 4  # inputs of more chunks than this show their progress
 PLAIN_LINES = 10  # progress lines when stderr is not a terminal
@@ -53,7 +52,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--highest",
         type=int,
         metavar="K",
-        help="also write a grid of the K highest-energy images, lowest first (the highest last), as OUTPUT-STEM-highest.png",
+        help="also write a grid of the K highest-energy images, highest first, as OUTPUT-STEM-highest.png",
     )
     parser.add_argument(
         "--batch", type=int, metavar="N", help="images per forward and per decoded chunk (default 256; fewer for images over 64 px RGB)"
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     images = read_input(args.input, loaded, args.loaded_plugins)
     check_extremes(args, len(images))
     batch = args.batch or default_batch(loaded.data.shape)
-    output = args.output or loaded.files.root / SCORES / f"{images.name}.csv"
+    output = args.output or loaded.files.scores / f"{images.name}.csv"
     ids: list[str] = []
     energies = []
     with progress(Console(stderr=True), len(images), batch) as show:
@@ -98,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     for which, count in (("lowest", args.lowest), ("highest", args.highest)):
         if count:
             path = output.with_name(f"{output.stem}-{which}.png")
-            chosen = order[:count] if which == "lowest" else order[len(order) - count :]
+            chosen = order[:count] if which == "lowest" else order[::-1][:count]  # the most extreme first
             save_grid(unit_range(images.pick([ids[i] for i in chosen])), path)
-            print(f"wrote the {count} {which}-energy images, lowest first, to {path}")
+            print(f"wrote the {count} {which}-energy images, {which} first, to {path}")
     print(
         f"scored {len(scores):,} images of {args.input} with {loaded.name} (step {loaded.step}): energy mean {scores.mean():.6g}, "
         f"min {scores.min():.6g}, max {scores.max():.6g}; wrote {output}"
