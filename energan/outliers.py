@@ -11,11 +11,10 @@ import dataclasses
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
-from einops import einsum
 from torch import Tensor
 
 from energan.data import ImageData, unit_range
+from energan.data.fit import fitted
 from energan.errors import DataError
 
 Transform = Callable[[Tensor], Tensor]
@@ -115,23 +114,3 @@ class OtherDataset:
             )
         chosen = pool[torch.randperm(len(pool), generator=rng)[: len(heldout)]]
         return fitted(chosen, tuple(heldout.shape[1:])).to(heldout.device)
-
-
-def fitted(images: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """``images`` [N, C, H, W] in [-1, 1] brought to ``shape`` (C, H, W): resized bilinearly with
-    antialiasing, grey repeated to colour, colour to grey by ITU-R 601 luma (PIL's "L"); other
-    channel counts are a one-line error."""
-    channels, height, width = shape
-    if tuple(images.shape[2:]) != (height, width):
-        images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False).clamp_(-1, 1)
-    have = images.shape[1]
-    if have == channels:
-        return images
-    if have == 1:
-        return images.expand(-1, channels, -1, -1).contiguous()
-    if have == 3 and channels == 1:
-        return einsum(images, LUMA.to(images), "n c h w, c -> n h w")[:, None]
-    raise DataError(f"images of {have} channels cannot be brought to {channels}; valid: the same count, grey to any, or colour (3) to grey")
-
-
-LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601, as PIL converts RGB to L

@@ -18,13 +18,14 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from einops import rearrange, repeat
+from einops import rearrange
 from torch import Tensor
 
 from energan.assemble import check_splits
 from energan.config import Resolved
 from energan.data import LazyImages
 from energan.data.decode import decode_image
+from energan.data.fit import convert_channels
 from energan.data.folder import EXTENSIONS
 from energan.data.prepare import SHOWN_UNREADABLE, Listing, list_folder
 from energan.errors import DataError
@@ -35,7 +36,6 @@ from energan.run import Run
 DATASET_PREFIX = "dataset:"
 SPLITS = ("test", "train")
 FORMS = "a folder of images, FILE.npz[:KEY], FILE.pt or dataset:NAME[:train|test]"
-LUMA = (19595, 38470, 7471)  # PIL's RGB → L weights (ITU-R 601-2) in 65536ths: files and tensors turn grey alike
 
 
 class ScoreImages(Protocol):
@@ -216,17 +216,3 @@ def check_fits(got: tuple[int, ...], want: tuple[int, int, int], source: str) ->
         raise DataError(f"{mismatch}: their H × W differ (resize them to {want[1]} × {want[2]}){last}")
     if got[0] != want[0] and {got[0], want[0]} != {1, 3}:
         raise DataError(f"{mismatch}: only 1 ↔ 3 channels convert")
-
-
-def convert_channels(images: Tensor, channels: int) -> Tensor:
-    """[N, C, H, W] images with ``channels`` channels: grey repeated into RGB, or RGB made grey by
-    PIL's luma (its ``convert("L")``, rounded as PIL rounds, for uint8 pixels)."""
-    if images.shape[1] == channels:
-        return images
-    if channels == 3:
-        return repeat(images, "n 1 h w -> n 3 h w")
-    if images.dtype == torch.uint8:
-        weights = rearrange(torch.tensor(LUMA, dtype=torch.int32), "c -> c 1 1")
-        return ((images.int() * weights).sum(1, keepdim=True) + 2**15).div(2**16, rounding_mode="floor").to(torch.uint8)
-    weights = rearrange(torch.tensor(LUMA, dtype=images.dtype) / 2**16, "c -> c 1 1")
-    return (images * weights).sum(1, keepdim=True)

@@ -20,10 +20,11 @@ from energan import hookimpl, load_plugins
 from energan.components import EnergyOutput, OutlierSet, RunEnergy
 from energan.config import TrainConfig, resolve
 from energan.data import ImageData
+from energan.data.fit import fitted
 from energan.errors import DataError
 from energan.kinds import OUTLIER_SET
 from energan.metrics.ood import OutOfDistribution
-from energan.outliers import GaussianNoise, OtherDataset, OwnSamples, Transformed, UniformNoise, blurred, fitted, inverted, rotated, shifted
+from energan.outliers import GaussianNoise, OtherDataset, OwnSamples, Transformed, UniformNoise, blurred, inverted, rotated, shifted
 
 BUILT_IN = {"uniform", "gaussian", "samples", "inverted", "rotated", "shifted", "blurred", "dataset"}
 
@@ -85,7 +86,7 @@ def test_other_images_are_fitted_to_the_heldout_shape() -> None:
     assert fitted(grey, (3, 6, 6)).shape == (4, 3, 6, 6)
     assert torch.equal(fitted(grey, (3, 6, 6))[:, 2], grey[:, 0])
     assert fitted(grey, (1, 28, 28)).shape == (4, 1, 28, 28)
-    with pytest.raises(DataError, match="images of 2 channels cannot be brought to 3"):
+    with pytest.raises(DataError, match="images of 2 channels cannot be brought to 3; valid: the same count, or 1 ↔ 3"):
         fitted(torch.zeros(1, 2, 6, 6), (3, 6, 6))
 
 
