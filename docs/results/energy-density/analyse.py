@@ -27,6 +27,7 @@ from energan.data.mixtures import PAPER_STD, SCALE, mixture_modes
 from energan.metrics.energies import image_energies
 from energan.metrics.known_density import GaussianMixture, density_correlations, kde_log_ratio, rank_correlation, square_grid
 from energan.plugins import load_plugins
+from energan.records import read_records
 from energan.rundir import open_run
 from energan.runfiles import RunFiles
 
@@ -68,12 +69,14 @@ def measure(run_dir: Path, dataset: str, family: str, seed: int) -> RunMeasure:
     plugins = load_plugins()
     points = square_grid(HALF_WIDTH, RESOLUTION)
     images = rearrange(torch.from_numpy(points).float(), "n d -> n d 1 1")
+    evaluations = {record["step"]: record for record in read_records(RunFiles(run_dir).metrics) if record["kind"] == "eval"}
     rows, energy, log_ratio = [], None, None
     for step in STEPS:
         run = open_run(run_dir, plugins, checkpoint=str(RunFiles(run_dir).numbered(step)))
         mixture = mixture_of(run)
         energy = image_energies(run.model.energy, images, run.model.device).numpy()
         row = {"dataset": dataset, "family": family, "seed": seed, "step": step, **density_correlations(energy, points, mixture)}
+        row["modes_covered"] = evaluations.get(step, {}).get("modes_covered")  # at the config's evaluations (every 2 500 steps)
         if family == "gan" and step in KDE_STEPS:
             samples = rearrange(run.model.sample(SAMPLES, SAMPLE_SEED).numpy().astype(np.float64), "n d 1 1 -> n d")
             log_ratio = kde_log_ratio(samples, points, mixture, BANDWIDTH)
@@ -83,44 +86,38 @@ def measure(run_dir: Path, dataset: str, family: str, seed: int) -> RunMeasure:
     return RunMeasure(dataset, family, seed, rows, energy, log_ratio)
 
 
-def summary(frame: pd.DataFrame, column: str, steps: tuple[int, ...]) -> pd.DataFrame:
-    """Family × step: the median of ``column`` over seeds and its range, as text."""
+def summary(frame: pd.DataFrame, column: str, steps: tuple[int, ...], number: str) -> pd.DataFrame:
+    """Family × step: the median of ``column`` over seeds and its range, as text (``number`` formats each)."""
     kept = frame[frame["step"].isin(steps)].dropna(subset=[column])
     grouped = kept.groupby(["family", "step"], sort=False)[column]
-    text = (
-        grouped.median().map("{:+.2f}".format)
-        + " ["
-        + grouped.min().map("{:+.2f}".format)
-        + ", "
-        + grouped.max().map("{:+.2f}".format)
-        + "]"
-    )
-    table = text.unstack("step")
+    text = grouped.median().map(number.format) + " [" + grouped.min().map(number.format) + ", " + grouped.max().map(number.format) + "]"
+    table = text.unstack("step").fillna("—")
     return table.reindex([family for family in FAMILIES if family in table.index])
 
 
 def markdown(frame: pd.DataFrame, steps: tuple[int, ...]) -> str:
-    """Every dataset's tables: ρ with −log P on all points and near the data, the GAN's ρ with log Q̂/P̃."""
+    """Every dataset's tables: ρ with −log P on all points and near the data, the GAN's ρ with log Q̂/P̃, the modes covered."""
     parts = []
     columns = {
-        "rho_near": "ρ(s, −log P) near the data (P ≥ 1e-3 of its peak)",
-        "rho_all": "ρ(s, −log P) on all grid points",
-        "rho_ratio_near": "the GAN: ρ(logit, log Q̂/P̃) near the data",
-        "rho_ratio_all": "the GAN: ρ(logit, log Q̂/P̃) on all grid points",
+        "rho_near": ("ρ(s, −log P) near the data (P ≥ 1e-3 of its peak)", "{:+.2f}"),
+        "rho_all": ("ρ(s, −log P) on all grid points", "{:+.2f}"),
+        "rho_ratio_near": ("the GAN: ρ(logit, log Q̂/P̃) near the data", "{:+.2f}"),
+        "rho_ratio_all": ("the GAN: ρ(logit, log Q̂/P̃) on all grid points", "{:+.2f}"),
+        "modes_covered": ("modes covered (mode_coverage: ≥ 20 of 2 500 samples within 3σ)", "{:.0f}"),
     }
     for dataset in DATASETS:
         subset = frame[frame["dataset"] == dataset]
-        for column, title in columns.items():
+        for column, (title, number) in columns.items():
             if column not in subset or subset[column].isna().all():
                 continue
             seeds = subset.dropna(subset=[column]).groupby("family")["seed"].nunique()
-            table = summary(subset, column, steps)
+            table = summary(subset, column, steps, number)
             header = ["family", *(f"step {step}" for step in table.columns)]
             lines = [header, ["---"] * len(header)]
             lines += [
                 [f"{family} ({seeds[family]} seeds)", *cells] for family, cells in zip(table.index, table.to_numpy().tolist(), strict=True)
             ]
-            parts += [f"### {dataset}: {title}", "", *("| " + " | ".join(line) + " |" for line in lines), ""]
+            parts += [f"### {dataset}: {title} — median [min, max] over seeds", "", *("| " + " | ".join(line) + " |" for line in lines), ""]
     return "\n".join(parts)
 
 
@@ -177,7 +174,8 @@ def figure(family: str, measures: list[RunMeasure], frame: pd.DataFrame, path: P
         row[4].axhline(0, color="grey", linewidth=0.5)
         row[4].set_ylim(-1.05, 1.05)
         row[4].set_xlabel("step")
-        row[4].set_ylabel("ρ with " + ("−log P" if kind == "energy" else "log Q̂/P̃") + " (solid: all, dashed: near data)")
+        row[4].set_ylabel("Spearman ρ with " + ("−log P" if kind == "energy" else "log Q̂/P̃"))
+        row[4].set_title("solid: all points, dashed: near the data", fontsize=9)
         row[4].legend(fontsize=6)
     fig.suptitle(f"{family}: the trained energy against the true density (rank maps: dark = low)")
     fig.tight_layout()
