@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("evaluate", help="score a run with its metrics (Inception Score, ..., or its energy as a detector: --metric ood)")
+    parser = commands.add_parser(
+        "evaluate", help="score a run with its metrics (Inception Score, ..., or its energy as a detector: --metric ood)"
+    )
     parser.add_argument("run_dir", type=Path, metavar="RUN", help="run directory, e.g. runs/NAME")
     parser.add_argument("--checkpoint", default="last", help="last, best or a checkpoint path")
     parser.add_argument(
