@@ -42,7 +42,7 @@ HALF_WIDTH = 1.0  # the data's square: every sample lies in [-1, 1]²
 SAMPLES = 20_000
 SAMPLE_SEED = 20_000  # the generator's latents for the KDE, the same at every checkpoint
 BANDWIDTH = "scott"
-TABLE_STEPS = (1000, 2000, 5000, 10_000)
+TABLE_STEPS = (1000, 2000, 5000, 9000, 10_000)  # 9 000: the auto-encoder alone's last checkpoint before its one step with fakes
 
 
 @dataclasses.dataclass
@@ -76,6 +76,8 @@ def measure(run_dir: Path, dataset: str, family: str, seed: int) -> RunMeasure:
         mixture = mixture_of(run)
         energy = image_energies(run.model.energy, images, run.model.device).numpy()
         row = {"dataset": dataset, "family": family, "seed": seed, "step": step, **density_correlations(energy, points, mixture)}
+        near = mixture.near_data(points)
+        row["energy_near"], row["energy_far"] = float(np.median(energy[near])), float(np.median(energy[~near]))
         row["modes_covered"] = evaluations.get(step, {}).get("modes_covered")  # at the config's evaluations (every 2 500 steps)
         if family == "gan" and step in KDE_STEPS:
             samples = rearrange(run.model.sample(SAMPLES, SAMPLE_SEED).numpy().astype(np.float64), "n d 1 1 -> n d")
@@ -96,13 +98,16 @@ def summary(frame: pd.DataFrame, column: str, steps: tuple[int, ...], number: st
 
 
 def markdown(frame: pd.DataFrame, steps: tuple[int, ...]) -> str:
-    """Every dataset's tables: ρ with −log P on all points and near the data, the GAN's ρ with log Q̂/P̃, the modes covered."""
+    """Every dataset's tables: ρ with −log P on all points and near the data, the GAN's ρ with log Q̂/P̃, the
+    median energies near and away from the data, the modes covered."""
     parts = []
     columns = {
         "rho_near": ("ρ(s, −log P) near the data (P ≥ 1e-3 of its peak)", "{:+.2f}"),
         "rho_all": ("ρ(s, −log P) on all grid points", "{:+.2f}"),
         "rho_ratio_near": ("the GAN: ρ(logit, log Q̂/P̃) near the data", "{:+.2f}"),
         "rho_ratio_all": ("the GAN: ρ(logit, log Q̂/P̃) on all grid points", "{:+.2f}"),
+        "energy_near": ("the median energy s(x) of the grid points near the data", "{:.3g}"),
+        "energy_far": ("the median energy s(x) of the other grid points", "{:.3g}"),
         "modes_covered": ("modes covered (mode_coverage: ≥ 20 of 2 500 samples within 3σ)", "{:.0f}"),
     }
     for dataset in DATASETS:
