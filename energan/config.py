@@ -51,7 +51,8 @@ class TrainSettings:
     warmup_steps: int = param(
         -1,
         "first steps that train only the energy, on real data (an auto-encoder learns to reconstruct them); G waits. "
-        "-1 (auto): 500, at most a tenth of the steps, for an energy bounded below (the auto-encoder); 0 for others",
+        "-1 (auto): 500, at most a tenth of the steps, for an energy bounded below (the auto-encoder); 0 for others; "
+        "= steps: the energy alone the whole run (a plain auto-encoder, the generator never trains)",
         low=-1,
     )
     augment: str = param(
@@ -100,10 +101,10 @@ class TrainSettings:
     log: str = param("", "observers that run only when named here (plugins that set OPT_IN), comma-separated, e.g. tensorboard")
 
     def __post_init__(self) -> None:
-        if self.warmup_steps >= self.steps:
+        if self.warmup_steps > self.steps:
             raise ConfigError(
-                f"warmup_steps {self.warmup_steps} is not below steps {self.steps}: the generator would never train; "
-                f"valid: 0 to {self.steps - 1}, or -1 (auto)"
+                f"warmup_steps {self.warmup_steps} exceeds steps {self.steps}; valid: 0 to {self.steps} "
+                f"({self.steps}: the energy alone, on real data, the whole run), or -1 (auto)"
             )
 
     @property

@@ -242,7 +242,10 @@ def test_a_batch_larger_than_the_training_set_is_refused_in_one_line_and_leaves_
         ("loss.margin=inf", "loss 'margin'.margin: inf is not a finite number"),
         ("reg.pullaway.eps=inf", "regularizer 'pullaway'.eps: inf is not a finite number"),
         ("reg.pullaway.weight=nan", "regularizer 'pullaway'.weight: nan is not a finite number"),
-        ("warmup_steps=4", "config: warmup_steps 4 is not below steps 4: the generator would never train; valid: 0 to 3, or -1 (auto)"),
+        (
+            "warmup_steps=5",
+            "config: warmup_steps 5 exceeds steps 4; valid: 0 to 4 (4: the energy alone, on real data, the whole run), or -1 (auto)",
+        ),
     ],
 )
 def test_nonsense_is_refused_when_the_config_is_resolved(cli, quick_config, tmp_path: Path, setting: str, message: str) -> None:

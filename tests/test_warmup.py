@@ -32,6 +32,24 @@ def test_warmup_trains_the_energy_on_data_and_leaves_the_generator(cli, quick_co
     assert warm.training["optimizer_g"]["state"] == {}  # Adam never stepped the generator
 
 
+BATCH_NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def test_a_warmup_of_the_whole_run_is_a_plain_auto_encoder(cli, quick_config, tmp_path: Path) -> None:
+    """warmup_steps = steps: the energy learns the data alone to the end (the detection study's
+    baseline); the generator keeps its initial weights."""
+    assert cli("train", "--config", quick_config(steps=8), "--name", "alone", "--set", "warmup_steps=8", "--set", "ema=false")[0] == 0
+    run = tmp_path / "runs" / "alone"
+    first, last = load_checkpoint(run / "checkpoints" / "step-0000004.pt"), load_checkpoint(run / "checkpoints" / "last.pt")
+    assert last.step == 8 and last.training["optimizer_g"]["state"] == {}
+    before, after = first.model["generator"], last.model["generator"]
+    weights = [key for key in before if not key.endswith(BATCH_NORM_STATISTICS)]  # its batch-norm still sees the fakes drawn
+    assert weights and all(torch.equal(before[key], after[key]) for key in weights)
+    assert not all(torch.equal(first.model["energy"][key], value) for key, value in last.model["energy"].items())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["loss_g"] == 0.0 for r in records if r["kind"] == "train")
+
+
 def test_warmup_refuses_an_energy_unbounded_below(cli, quick_config) -> None:
     code, _, err = cli("train", "--config", quick_config(steps=4), "--energy", "logit", "--loss", "logistic", "--set", "warmup_steps=2")
     assert code == 1 and "warmup_steps 2: the warm-up lowers the energy of real data" in one_line(err)

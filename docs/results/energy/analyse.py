@@ -10,7 +10,8 @@ as ``--metric ood`` draws them (energan.metrics.ood.outlier_images), plus scikit
 brought to 28×28 (``[outliers.dataset] name = "digits"``). Each family's "samples" are its own
 generator's; the two baselines, which have no generator worth the name, face EBGAN-PT's samples of
 the same seed. A cell is the mean AUROC over the three seeds with a 95 % percentile bootstrap
-interval (scipy.stats.bootstrap, the held-out and outlier images of every seed resampled).
+interval (scipy.stats.bootstrap, the held-out and outlier images of every seed resampled), then
+the lowest and highest seed's AUROC (the spread between seeds, which the interval does not hold).
 Writes auroc.md and per-run.csv (AUROC, AUPR, FPR95 of every run and set) beside this file.
 """
 
@@ -59,9 +60,10 @@ Scores = dict[str, tuple[np.ndarray, np.ndarray]]  # set -> (held-out scores, ou
 
 
 def runs(root: Path, family: str) -> dict[int, Path]:
-    """The family's runs by seed."""
+    """The family's runs by seed (the baseline's sweep is its own, run.sh)."""
     found = {}
-    for run_dir in sorted((root / SWEEP / family).glob("p*")):
+    sweep = root / "sweeps" / family if family == "autoencoder-alone" else root / SWEEP
+    for run_dir in sorted((sweep / family).glob("p*")):
         if (run_dir / "checkpoints" / "last.pt").is_file():
             found[tomllib.loads((run_dir / "config.toml").read_text())["seed"]] = run_dir
     return found
@@ -140,8 +142,10 @@ def write_table(table: dict[str, dict[int, Scores]]) -> None:
             continue
         cells = []
         for name in SETS:
-            mean, low, high = interval([by_seed[seed][name] for seed in sorted(by_seed)])
-            cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+            pairs = [by_seed[seed][name] for seed in sorted(by_seed)]
+            mean, low, high = interval(pairs)
+            each = [float(auroc(*pair)) for pair in pairs]
+            cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}] {min(each):.2f}–{max(each):.2f}")
         lines.append(f"| {family} | {len(by_seed)} | " + " | ".join(cells) + " |")
     (HERE / "auroc.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
