@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.checkpoint import Checkpoint
+from energan.cli import main
 
 
 def assert_same_weights(a: Checkpoint, b: Checkpoint) -> None:
@@ -27,3 +31,11 @@ def one_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.startswith("energan: error:")]
     assert len(lines) == 1, err
     return lines[0]
+
+
+def trained_quick_run(directory: Path, steps: int, name: str) -> Path:
+    """A finished run of the quick config (the auto-encoder energy on the 8×8 digits) under ``directory``."""
+    config = directory / "quick.toml"
+    config.write_text(QUICK_CONFIG.format(steps=steps, runs=directory / "runs"))
+    assert main(["train", "--config", str(config), "--name", name]) == 0
+    return directory / "runs" / name

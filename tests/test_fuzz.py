@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tomli_w
 import torch
-from checks import one_line
+from checks import one_line, trained_quick_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mnist_files import idx_bytes, write_mnist
@@ -106,11 +106,7 @@ def tomllib_loads(text: str) -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One finished 2-step run whose files the examples below garble."""
-    directory = tmp_path_factory.mktemp("trained")
-    config = directory / "quick.toml"
-    config.write_text(QUICK_CONFIG.format(steps=2, runs=directory / "runs"))
-    assert main(["train", "--config", str(config), "--name", "run"]) == 0
-    return directory / "runs" / "run"
+    return trained_quick_run(tmp_path_factory.mktemp("trained"), steps=2, name="run")
 
 
 @FUZZ

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from checks import one_line, trained_quick_run
 from einops import rearrange, repeat
 from PIL import Image
 from torch import Tensor
 
-from energan.benchmarks.quick_config import QUICK_CONFIG
-from energan.cli import main
 from energan.data.digits import load_digits
 from energan.images import MIN_SIDE
 from energan.metrics.energies import CHUNK, image_energies
@@ -24,20 +23,10 @@ from energan.rundir import open_run
 TEST_DIGITS = 360  # the 8×8 digits' test split
 
 
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("energan: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of the quick config (auto-encoder energy on the 8×8 digits), trained for 4 steps."""
-    root = tmp_path_factory.mktemp("score")
-    config = root / "quick.toml"
-    config.write_text(QUICK_CONFIG.format(steps=4, runs=root / "runs"))
-    assert main(["train", "--config", str(config), "--name", "tiny"]) == 0
-    return root / "runs" / "tiny"
+    return trained_quick_run(tmp_path_factory.mktemp("score"), steps=4, name="tiny")
 
 
 @pytest.fixture(scope="module")
@@ -202,4 +191,4 @@ def write_inputs(tmp_path: Path, digits: Tensor) -> None:
 def test_bad_input_is_one_line(cli, run: Path, digits: Tensor, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     write_inputs(tmp_path, digits)
     code, _, err = cli("score", run, *(arg.format(tmp=tmp_path) for arg in args))
-    assert code == 1 and message.format(tmp=tmp_path) in one_line_error(err)
+    assert code == 1 and message.format(tmp=tmp_path) in one_line(err)
