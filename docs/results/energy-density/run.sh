@@ -3,6 +3,7 @@
 # (examples/configs/grid25.toml) on grid25 and ring8, three seeds, checkpoints every 1 000 steps.
 #   bash docs/results/energy-density/run.sh              # one run at a time, one thread each
 #   JOBS=2 bash docs/results/energy-density/run.sh       # two at a time (an otherwise idle 2-core machine)
+#   FAMILIES="gan magan" bash docs/results/energy-density/run.sh   # only these families (default: all six)
 #   .venv/bin/python docs/results/energy-density/analyse.py
 # A run that finished is skipped, one that stopped is resumed, one that another invocation is
 # training (its flock) is left to it: a second `bash run.sh` started later shares the work.
@@ -19,15 +20,17 @@ STEPS=10000  # the config's
 # family's energy, loss and regularizers; grid25's components keep their parameters: margin 0.1,
 # pull-away 0.1, the auto-encoder 4 x 128). BEGAN's loss takes began.toml's recipe (gamma 1.25,
 # lambda_k 0.01, k_0 0.5): its defaults (k_0 = 0) leave k pinned at 0 (docs/family.md).
+# The auto-encoder alone warms up for the whole run (warmup_steps = steps): every step trains it on
+# the data only, the generator never trains and the margin loss never sees a fake.
 declare -A FLAGS=(
   [ebgan]="--energy autoencoder --loss margin --reg none"
   [ebgan-pt]="--energy autoencoder --loss margin --reg pullaway"
   [began]="--energy autoencoder --loss began --reg none --set loss.gamma=1.25 --set loss.lambda_k=0.01 --set loss.k_init=0.5"
   [magan]="--energy autoencoder --loss magan --reg none"
   [gan]="--energy logit --loss logistic --reg none --set energy.n_layers=4 --set energy.size=128"
-  [autoencoder-alone]="--energy autoencoder --loss margin --reg none --set warmup_steps=$((STEPS - 1))"
+  [autoencoder-alone]="--energy autoencoder --loss margin --reg none --set warmup_steps=$STEPS"
 )
-FAMILIES="ebgan ebgan-pt began magan gan autoencoder-alone"
+FAMILIES=${FAMILIES:-ebgan ebgan-pt began magan gan autoencoder-alone}
 
 train() {  # dataset family seed
   local run="$RUNS_DIR/$1/$2-seed$3"
