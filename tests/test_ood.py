@@ -227,7 +227,8 @@ def test_flags_in_train_and_evaluate(cli, quick_config, tmp_path: Path) -> None:
     code, _, err = cli("evaluate", run, "--metric", "ood", "--set", "outliers.nope.sigma=2")
     assert code != 0
     assert (
-        "evaluate takes KIND.NAME.KEY=VALUE for a metric or outlier set it uses (metrics.ood, outliers.inverted, outliers.rotated)" in err
+        "evaluate takes metrics.NAME.KEY=VALUE for a metric it scores (ood) or outliers.NAME.KEY=VALUE for an outlier set (inverted, rotated)"
+        in err
     )
     code, _, err = cli("evaluate", run, "--metric", "ood", "--outliers", "nope")
     assert code != 0 and "unknown outlier set 'nope'" in err

@@ -57,8 +57,11 @@ def _chosen(args: argparse.Namespace, run_config: ResolvedConfig) -> dict[str, d
     for item in args.overrides:
         parts = item.partition("=")[0].strip().split(".")
         if len(parts) != 3 or parts[0] not in chosen or parts[1] not in chosen[parts[0]]:
-            scored = ", ".join(f"{key}.{name}" for key, table in chosen.items() for name in table)
-            raise ConfigError(f"--set {item!r}: evaluate takes KIND.NAME.KEY=VALUE for a metric or outlier set it uses ({scored})")
+            metrics, sets = (", ".join(chosen[kind.key]) for kind in (METRIC, OUTLIER_SET))
+            raise ConfigError(
+                f"--set {item!r}: evaluate takes metrics.NAME.KEY=VALUE for a metric it scores ({metrics}) "
+                f"or outliers.NAME.KEY=VALUE for an outlier set ({sets or 'none'})"
+            )
     return apply_overrides(chosen, args.overrides)
 
 
