@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,12 @@ def launch(
     ]
     for process in processes:
         process.start()
-    try:
-        boards = watch(studies, workers, alive=lambda: any(process.is_alive() for process in processes))
-    except KeyboardInterrupt:
+    with _ctrl_c_recorded() as ctrl_c:
+        try:
+            boards = watch(studies, workers, alive=lambda: any(process.is_alive() for process in processes))
+        except KeyboardInterrupt:
+            ctrl_c.append(signal.SIGINT)
+    if ctrl_c:
         _stop(processes)
         print(
             f"energan: interrupted; points in progress run again when the same command runs again; worker logs in {logs}", file=sys.stderr
@@ -91,6 +95,28 @@ def launch(
         return 1
     print(f"report: energan report {sweep}" + (f" --storage {url}" if storage else ""))
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_recorded() -> Iterator[list[int]]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also recorded: one whose KeyboardInterrupt
+    a library swallowed (raised inside a finalizer or a database driver's clean-up) still stops
+    the sweep as interrupted, instead of it waiting for the workers and calling itself unfinished."""
+    seen: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _points_of(studies: dict[str, tuple[Any, int]], worker: str) -> list[str]:
