@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 
 from energan.benchmarks.quick_config import QUICK_CONFIG
 from energan.checkpoint import Checkpoint
 from energan.cli import main
+from energan.components import EnergyOutput
 
 
 def assert_same_weights(a: Checkpoint, b: Checkpoint) -> None:
@@ -39,3 +41,14 @@ def trained_quick_run(directory: Path, steps: int, name: str) -> Path:
     config.write_text(QUICK_CONFIG.format(steps=steps, runs=directory / "runs"))
     assert main(["train", "--config", str(config), "--name", name]) == 0
     return directory / "runs" / name
+
+
+class PixelMean(nn.Module):
+    """s(x) = the mean pixel, with dropout so that train mode would change it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, images: Tensor) -> EnergyOutput:
+        return EnergyOutput(self.dropout(images).mean(dim=(1, 2, 3)))

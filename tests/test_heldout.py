@@ -6,22 +6,12 @@ import json
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from checks import PixelMean
+from torch import Tensor
 
-from energan.components import EnergyOutput, Metric
+from energan.components import Metric
 from energan.data import ImageData
 from energan.metrics.heldout import HeldoutEnergy, energy_gap
-
-
-class PixelMean(nn.Module):
-    """s(x) = the mean pixel, with dropout so that train mode would change it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(0.5)
-
-    def forward(self, images: Tensor) -> EnergyOutput:
-        return EnergyOutput(self.dropout(images).mean(dim=(1, 2, 3)))
 
 
 def _levels(count: int, offset: float) -> Tensor:

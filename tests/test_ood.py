@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from checks import PixelMean
 from PIL import Image
 from scipy import stats
-from torch import Tensor, nn
+from torch import Tensor
 
 from energan import hookimpl, load_plugins
-from energan.components import EnergyOutput, OutlierSet, RunEnergy
+from energan.components import OutlierSet, RunEnergy
 from energan.config import TrainConfig, resolve
 from energan.data import ImageData
 from energan.data.fit import fitted
@@ -98,20 +99,9 @@ def test_another_dataset_too_small_is_one_line() -> None:
     assert "\n" not in str(error.value)
 
 
-class MeanPixel(nn.Module):
-    """s(x) = the mean pixel, with dropout that train mode would apply."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(0.5)
-
-    def forward(self, images: Tensor) -> EnergyOutput:
-        return EnergyOutput(self.dropout(images).mean(dim=(1, 2, 3)))
-
-
 def _metric(sets: dict[str, OutlierSet], images: int = 40) -> OutOfDistribution:
     metric = OutOfDistribution(images)
-    metric.attach(RunEnergy(MeanPixel().train(), torch.device("cpu"), sets))
+    metric.attach(RunEnergy(PixelMean().train(), torch.device("cpu"), sets))
     return metric
 
 
